@@ -1,0 +1,5 @@
+"""Persistence for stemme: SQLModel tables and every query.
+
+Nothing in this package imports ``telegram``; flows call the functions in the
+modules here and never build SQL themselves.
+"""

@@ -1,0 +1,55 @@
+"""Where each user is in a conversation flow; committed with every step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from storage.db import utcnow
+from storage.models import Conversation
+
+
+def load(
+    *, session: Session, telegram_id: int, chat_id: int, lock: bool = False
+) -> Conversation | None:
+    """Returns the user's conversation in this chat; ``lock`` takes a row lock on PostgreSQL
+    so two workers never advance the same conversation at once."""
+    query = select(Conversation).where(
+        Conversation.telegram_id == telegram_id, Conversation.chat_id == chat_id
+    )
+    if lock:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def save(
+    *,
+    session: Session,
+    telegram_id: int,
+    chat_id: int,
+    flow: str,
+    state: str,
+    data: dict[str, Any],
+) -> Conversation:
+    """Stores the user's flow, state and collected data in this chat."""
+    conversation = load(session=session, telegram_id=telegram_id, chat_id=chat_id)
+    if conversation is None:
+        conversation = Conversation(
+            telegram_id=telegram_id, chat_id=chat_id, flow=flow, state=state
+        )
+    conversation.flow = flow
+    conversation.state = state
+    conversation.data = dict(data)
+    conversation.updated_at = utcnow()
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def clear(*, session: Session, telegram_id: int, chat_id: int) -> None:
+    """Ends the user's conversation in this chat, if any."""
+    conversation = load(session=session, telegram_id=telegram_id, chat_id=chat_id)
+    if conversation is not None:
+        session.delete(conversation)
+        session.flush()
