@@ -1,0 +1,53 @@
+# stemme: make run starts the bot on SQLite; make test runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LOCALES := da en
+
+.PHONY: run test lint bench texts-update texts-compile install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+texts-compile: $(STAMP)
+	@for lang in $(LOCALES); do \
+		$(BIN)/pybabel compile --use-fuzzy=false -q -D stemme -d locales -l $$lang \
+		  -i locales/$$lang/LC_MESSAGES/stemme.po -o locales/$$lang/LC_MESSAGES/stemme.mo || exit 1; \
+	done
+
+texts-update: $(STAMP)
+	$(BIN)/pybabel extract -q -F babel.cfg -k N_ -k ngettext:1,2 -c Translators: \
+		--no-location --sort-output --project stemme -o locales/stemme.pot .
+	@for lang in $(LOCALES); do \
+		if [ -f locales/$$lang/LC_MESSAGES/stemme.po ]; then \
+			$(BIN)/pybabel update -q --no-fuzzy-matching -D stemme -d locales -l $$lang -i locales/stemme.pot; \
+		else \
+			$(BIN)/pybabel init -q -D stemme -d locales -l $$lang -i locales/stemme.pot; \
+		fi; \
+	done
+	$(BIN)/python -m bot.catalogs fill-english
+
+run: $(STAMP) texts-compile
+	mkdir -p data
+	$(BIN)/stemme db upgrade
+	$(BIN)/stemme run
+
+test: $(STAMP) texts-compile
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(STAMP) texts-compile
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

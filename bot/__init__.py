@@ -1,0 +1,1 @@
+"""Telegram wiring, the command line and the scheduler for stemme."""
