@@ -73,19 +73,19 @@ class Texts:
         """Converts an aware datetime to the user's time zone."""
         return moment.astimezone(self.tz)
 
-    def datetime(self, moment: datetime) -> str:
-        """Formats a moment as weekday, date and time, e.g. "tirsdag den 24. november kl. 14:00"."""
+    def when(self, moment: datetime) -> str:
+        """Formats weekday, date and time, e.g. "tirsdag den 24. november kl. 14:00"."""
         # Translators: a Babel (CLDR) date pattern; keep the letters, translate the quoted words.
         pattern = self._("EEEE d MMMM 'at' HH:mm")
         return format_datetime(self.local(moment), pattern, locale=self.babel_locale)
 
-    def date(self, day: date | datetime) -> str:
+    def day(self, day: date | datetime) -> str:
         """Formats a date, e.g. "24. november 2026"."""
         if isinstance(day, datetime):
             day = self.local(day).date()
         return format_date(day, "long", locale=self.babel_locale)
 
-    def time(self, moment: datetime) -> str:
+    def clock(self, moment: datetime) -> str:
         """Formats a time of day, e.g. "14:00"."""
         return format_time(self.local(moment), "HH:mm", locale=self.babel_locale)
 

@@ -58,7 +58,12 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Creates an engine; SQLite gets foreign keys, WAL and a busy timeout."""
+    """Creates an engine; SQLite gets foreign keys, WAL and a busy timeout.
+
+    ``hide_parameters`` keeps note text and names out of database error messages,
+    which end up in logs.
+    """
+    kwargs.setdefault("hide_parameters", True)
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

@@ -18,6 +18,16 @@ from storage.db import UTCDateTime, utcnow
 ALIAS_MAX_LENGTH = 60
 NAME_MAX_LENGTH = 120
 
+# Every constraint gets a predictable name, the same on SQLite and PostgreSQL, so a
+# migration can drop or alter it by name (SQLite's batch mode cannot address unnamed ones).
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 
 class Role(StrEnum):
     """A member's role in one team."""

@@ -6,6 +6,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from storage.audit import record
+from storage.cpr import refuse_cpr
 from storage.models import ALIAS_MAX_LENGTH, Resident
 
 
@@ -18,8 +19,8 @@ class AliasInvalid(ValueError):
 
 
 def clean_alias(alias: str) -> str:
-    """Collapses white space and checks the length of an alias."""
-    cleaned = " ".join(alias.split())
+    """Collapses white space, checks the length and refuses a CPR number."""
+    cleaned = " ".join(refuse_cpr(alias).split())
     if not cleaned or len(cleaned) > ALIAS_MAX_LENGTH:
         raise AliasInvalid(alias)
     return cleaned

@@ -1,0 +1,48 @@
+"""The global error handler: log first (no personal data), then tell the user."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import CallbackContext
+
+from flows.engine import SERVICES_KEY, Services
+from flows.i18n import Texts, texts
+
+logger = logging.getLogger(__name__)
+
+
+async def handle_error(update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """Logs the error type and update id, then apologises to the user in their language."""
+    error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
+    # Only the type and the traceback: messages of database errors can hold parameters,
+    # which the engine hides, and Telegram errors never hold the user's text.
+    logger.error(
+        "Error while handling update %s: %s", update_id, type(error).__name__, exc_info=error
+    )
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    user_texts = getattr(context, "texts", None)
+    if not isinstance(user_texts, Texts):
+        services: Services = context.application.bot_data[SERVICES_KEY]
+        user_texts = texts(services.settings.locale, services.settings.tz)
+    _ = user_texts._
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        await update.effective_chat.send_message(
+            _(
+                "Sorry, something went wrong on my side. Nothing you had saved was lost. "
+                "Try again, or send /cancel to start over."
+            )
+        )
+    except Forbidden:
+        logger.info("Could not apologise for update %s: the user blocked the bot", update_id)
+    except TelegramError as send_error:
+        logger.warning(
+            "Could not apologise for update %s: %s", update_id, type(send_error).__name__
+        )

@@ -1,0 +1,393 @@
+"""The conversation engine: flows whose progress lives in the database.
+
+python-telegram-bot's ``ConversationHandler`` keeps each user's state in process
+memory and its persistence writes on an interval, so a ``kill -9`` loses progress
+and a second worker process never sees it. Here a single ``Router`` handler
+receives every update, opens one database session for it, and
+
+1. resolves who is writing (member, current team, role, language) and applies the
+   one input guard (strangers, CPR numbers) before anything is stored;
+2. loads the user's ``Conversation`` row (flow, state, collected data; locked on
+   PostgreSQL), offers the update to that flow's handlers for that state, and
+3. commits the new state and data in the same transaction as whatever the step
+   stored. A step is therefore all or nothing, and the next update continues
+   exactly there, after a restart or in another process.
+
+A flow is declared like a ``ConversationHandler``: entry points and a
+``states={...}`` table of ordinary python-telegram-bot handlers, whose callbacks
+return the next state (``None`` to stay, ``END`` to finish).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, cast
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import BadRequest
+from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot
+
+from bot.config import Settings
+from flows.i18n import Texts, texts
+from storage import conversations
+from storage.db import session_scope
+from storage.directory import current_membership, get_member_by_telegram_id
+from storage.models import Member, Membership, Role, Team
+
+logger = logging.getLogger(__name__)
+
+END = "__end__"
+SERVICES_KEY = "stemme.services"
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every step may use besides the update: configuration and the database."""
+
+    settings: Settings
+    engine: Engine
+
+
+class StemmeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """The context every step receives: the session, who is writing, and their texts.
+
+    The router fills these in before any step runs; they live for one update only.
+    """
+
+    session: Session
+    member: Member | None
+    membership: Membership | None
+    team: Team | None
+    texts: Texts
+    flow_data: dict[str, Any]
+    # The flow the user is in when the update arrives (None outside any flow).
+    flow_name: str | None
+    is_admin: bool
+
+    @property
+    def services(self) -> Services:
+        """Configuration and database engine of the running application."""
+        return cast(Services, self.application.bot_data[SERVICES_KEY])
+
+    @property
+    def is_lead(self) -> bool:
+        """True when the member leads their current team."""
+        return self.membership is not None and self.membership.role == Role.LEAD
+
+    def require_member(self) -> tuple[Member, Membership, Team]:
+        """Returns the member, membership and team; the router guarantees them in flows."""
+        if self.member is None or self.membership is None or self.team is None:
+            raise RuntimeError("step reached without an active member")
+        return self.member, self.membership, self.team
+
+
+Step = Callable[[Update, StemmeContext], Coroutine[Any, Any, str | None]]
+Guard = Callable[[Update, StemmeContext], Awaitable[bool]]
+
+
+@dataclass
+class Flow:
+    """One conversation: how it starts, and which handlers serve each state.
+
+    ``hints`` holds, per state, a msgid told to the user when their input does not
+    fit that state (a sticker where text is expected); the flow stays where it was.
+    ``lead_only`` flows refuse staff at the entry point.
+    """
+
+    name: str
+    entry_points: Sequence[BaseHandler[Update, StemmeContext, Any]]
+    states: Mapping[str, Sequence[BaseHandler[Update, StemmeContext, Any]]] = field(
+        default_factory=dict
+    )
+    hints: Mapping[str, str] = field(default_factory=dict)
+    lead_only: bool = False
+    # Entry points that strangers (no membership) may use, e.g. /start with an invite.
+    open_to_strangers: bool = False
+
+
+@dataclass
+class Gates:
+    """Answers the router gives on its own; provided by the flows that own the texts."""
+
+    stranger: Callable[[Update, StemmeContext], Awaitable[None]]
+    cpr_refused: Callable[[Update, StemmeContext], Awaitable[None]]
+    lead_only: Callable[[Update, StemmeContext], Awaitable[None]]
+    stale_button: Callable[[Update, StemmeContext], Awaitable[None]]
+    unexpected: Callable[[Update, StemmeContext, str | None], Awaitable[None]]
+    not_understood: Callable[[Update, StemmeContext], Awaitable[None]]
+    contains_cpr: Callable[[str], bool]
+
+
+class Router(BaseHandler[Update, StemmeContext, None]):
+    """Receives every update and runs it through the guard and the user's flow."""
+
+    def __init__(
+        self,
+        *,
+        always: Sequence[BaseHandler[Update, StemmeContext, Any]],
+        flows: Sequence[Flow],
+        gates: Gates,
+    ) -> None:
+        super().__init__(self._dispatch, block=True)
+        self.always = list(always)
+        self.flows = {flow.name: flow for flow in flows}
+        if len(self.flows) != len(flows):
+            raise ValueError("two flows share a name")
+        self.gates = gates
+
+    def check_update(self, update: object) -> bool:
+        """Takes every update that has a sender and a chat."""
+        return (
+            isinstance(update, Update)
+            and update.effective_user is not None
+            and update.effective_chat is not None
+        )
+
+    async def _dispatch(self, update: Update, context: StemmeContext) -> None:
+        services = context.services
+        with session_scope(services.engine) as session:
+            await self._dispatch_in(update, context, session, services.settings)
+
+    async def _dispatch_in(
+        self, update: Update, context: StemmeContext, session: Session, settings: Settings
+    ) -> None:
+        user = update.effective_user
+        chat = update.effective_chat
+        assert user is not None and chat is not None  # check_update guarantees both
+        self._resolve(update, context, session, settings)
+
+        free_text = _free_text(update)
+        if free_text is not None and self.gates.contains_cpr(free_text):
+            logger.warning("Update %s refused: it contains a CPR number", update.update_id)
+            await self.gates.cpr_refused(update, context)
+            return
+
+        conversation = None
+        if context.member is not None:
+            conversation = conversations.load(
+                session=session, telegram_id=user.id, chat_id=chat.id, lock=True
+            )
+        flow = self.flows.get(conversation.flow) if conversation else None
+        state = conversation.state if conversation else None
+        context.flow_data = dict(conversation.data) if conversation and flow else {}
+        context.flow_name = flow.name if flow is not None else None
+
+        # Commands that work from anywhere, for anyone (/start, /help, /cancel, /language).
+        for handler in self.always:
+            check = handler.check_update(update)
+            if check is not None and check is not False:
+                result = await handler.handle_update(update, _application(context), check, context)
+                if result == END and conversation is not None:
+                    conversations.clear(session=session, telegram_id=user.id, chat_id=chat.id)
+                return
+
+        in_team = context.membership is not None
+        if flow is not None and state is not None and in_team:
+            for handler in flow.states.get(state, ()):
+                check = handler.check_update(update)
+                if check is not None and check is not False:
+                    if _is_command(update):
+                        break  # a command starts its own flow below
+                    await self._run(update, context, flow, handler, check, session)
+                    return
+
+        for candidate in self.flows.values():
+            if not in_team and not candidate.open_to_strangers:
+                continue
+            for handler in candidate.entry_points:
+                check = handler.check_update(update)
+                if check is None or check is False:
+                    continue
+                if candidate.lead_only and not context.is_lead:
+                    await self.gates.lead_only(update, context)
+                    return
+                if flow is not None and candidate is not flow:
+                    context.flow_data = {}
+                await self._run(update, context, candidate, handler, check, session)
+                return
+
+        if not in_team:
+            await self.gates.stranger(update, context)
+            return
+        if flow is not None and state is not None and not _is_command(update):
+            if update.callback_query is not None:
+                await self.gates.stale_button(update, context)
+            else:
+                await self.gates.unexpected(update, context, flow.hints.get(state))
+            return
+        if update.callback_query is not None:
+            await self.gates.stale_button(update, context)
+            return
+        if chat.type == ChatType.PRIVATE:
+            await self.gates.not_understood(update, context)
+
+    def _resolve(
+        self, update: Update, context: StemmeContext, session: Session, settings: Settings
+    ) -> None:
+        """Fills in who is writing: member, current team and role, language."""
+        user = update.effective_user
+        assert user is not None
+        context.session = session
+        context.is_admin = user.id in settings.admins
+        member = get_member_by_telegram_id(session=session, telegram_id=user.id)
+        context.member = member if member is not None and member.active else None
+        context.membership = None
+        context.team = None
+        if context.member is not None:
+            current = current_membership(session=session, member=context.member)
+            if current is not None:
+                context.membership, context.team = current
+        language = context.member.language if context.member else _telegram_language(user)
+        context.texts = texts(language or settings.locale, settings.tz)
+        context.flow_data = {}
+        context.flow_name = None
+
+    async def _run(
+        self,
+        update: Update,
+        context: StemmeContext,
+        flow: Flow,
+        handler: BaseHandler[Update, StemmeContext, Any],
+        check: object,
+        session: Session,
+    ) -> None:
+        """Runs one step and stores where the conversation goes next."""
+        user = update.effective_user
+        chat = update.effective_chat
+        assert user is not None and chat is not None
+        next_state = await handler.handle_update(update, _application(context), check, context)
+        logger.info(
+            "Update %s handled by %s -> %s", update.update_id, flow.name, next_state or "(stay)"
+        )
+        if context.member is None:
+            return  # strangers never get a conversation row
+        if next_state == END:
+            conversations.clear(session=session, telegram_id=user.id, chat_id=chat.id)
+            return
+        current = conversations.load(session=session, telegram_id=user.id, chat_id=chat.id)
+        if next_state is None:
+            if current is None or current.flow != flow.name:
+                return  # a one-shot entry point: nothing to continue
+            next_state = current.state
+        conversations.save(
+            session=session,
+            telegram_id=user.id,
+            chat_id=chat.id,
+            flow=flow.name,
+            state=str(next_state),
+            data=context.flow_data,
+        )
+
+
+def _application(context: StemmeContext) -> Application[Any, StemmeContext, Any, Any, Any, Any]:
+    return cast(Application[Any, StemmeContext, Any, Any, Any, Any], context.application)
+
+
+def _telegram_language(user: Any) -> str | None:
+    code = (getattr(user, "language_code", None) or "").lower()
+    if code.startswith("en"):
+        return "en"
+    if code.startswith("da"):
+        return "da"
+    return None
+
+
+def _is_command(update: Update) -> bool:
+    message = update.effective_message
+    return bool(
+        update.callback_query is None
+        and message is not None
+        and message.text
+        and message.text.startswith("/")
+    )
+
+
+def _free_text(update: Update) -> str | None:
+    """The text a user typed (message text or caption), if any."""
+    if update.callback_query is not None:
+        return None
+    message = update.effective_message
+    if message is None:
+        return None
+    return message.text or message.caption
+
+
+# ------------------------------------------------------------------ answering
+
+
+async def respond(
+    update: Update,
+    text: str,
+    markup: Markup | None = None,
+    *,
+    edit: bool = True,
+) -> Message | None:
+    """Answers the user: edits the message a button was pressed on, or sends a new one."""
+    query = update.callback_query
+    if (
+        query is not None
+        and edit
+        and not isinstance(markup, ReplyKeyboardMarkup | ReplyKeyboardRemove)
+    ):
+        await _answer_quietly(query)
+        try:
+            edited = await query.edit_message_text(
+                text, reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None
+            )
+        except BadRequest as error:
+            if "not modified" in str(error).lower():
+                return None
+            logger.info("Could not edit message, sending a new one: %s", error.message)
+        else:
+            return edited if isinstance(edited, Message) else None
+    elif query is not None:
+        await _answer_quietly(query)
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    return await chat.send_message(text, reply_markup=markup)
+
+
+async def _answer_quietly(query: CallbackQuery) -> None:
+    try:
+        await query.answer()
+    except BadRequest as error:
+        logger.info("Callback query could not be answered: %s", error.message)
+
+
+async def alert(update: Update, text: str) -> None:
+    """Shows a short alert on a button press (or replies, for a message)."""
+    query = update.callback_query
+    if query is not None:
+        try:
+            await query.answer(text, show_alert=True)
+        except BadRequest as error:
+            logger.info("Callback query could not be answered: %s", error.message)
+        return
+    chat = update.effective_chat
+    if chat is not None:
+        await chat.send_message(text)
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
+    """Makes the services available to every step."""
+    application.bot_data[SERVICES_KEY] = services
+
+
+class States(StrEnum):
+    """Base for a flow's states; values are "<flow>.<step>" and never change once used."""

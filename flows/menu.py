@@ -1,0 +1,80 @@
+"""The commands each role can use: shown by /help and set as Telegram's command menu."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram.error import TelegramError
+
+from flows.i18n import LANGUAGES, N_, Texts
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command, its description msgid, and whether only leads can use it."""
+
+    name: str
+    description: str
+    lead_only: bool = False
+
+
+MEMBER_COMMANDS = (
+    Command("residents", N_("The team's residents")),
+    Command("team", N_("Your team, and switching team")),
+    Command("invite", N_("Invite staff to the team"), lead_only=True),
+    Command("language", N_("Change language")),
+    Command("help", N_("What I can do for you")),
+    Command("cancel", N_("Stop what you are doing")),
+)
+
+STRANGER_COMMANDS = (
+    Command("start", N_("Start, or join a team with an invite")),
+    Command("help", N_("What I can do for you")),
+)
+
+
+def commands_for(*, is_lead: bool) -> list[Command]:
+    """Returns the commands a member can use in their role."""
+    return [command for command in MEMBER_COMMANDS if is_lead or not command.lead_only]
+
+
+def _bot_commands(commands: list[Command] | tuple[Command, ...], texts: Texts) -> list[BotCommand]:
+    return [BotCommand(command.name, texts._(command.description)) for command in commands]
+
+
+async def set_member_menu(bot: Bot, *, chat_id: int, is_lead: bool, texts: Texts) -> bool:
+    """Sets the command menu of one member's private chat; a failure is logged, not raised."""
+    try:
+        await bot.set_my_commands(
+            _bot_commands(commands_for(is_lead=is_lead), texts),
+            scope=BotCommandScopeChat(chat_id),
+        )
+    except TelegramError as error:
+        logger.warning("Could not set a member's command menu: %s", type(error).__name__)
+        return False
+    return True
+
+
+async def set_default_menus(bot: Bot, texts_for: dict[str, Texts], default_language: str) -> bool:
+    """Sets the menu strangers see, in every language; a failure is logged, not raised."""
+    ok = True
+    for language in LANGUAGES:
+        texts = texts_for[language]
+        codes: list[str | None] = [language]
+        if language == default_language:
+            codes.append(None)
+        for code in codes:
+            try:
+                await bot.set_my_commands(
+                    _bot_commands(STRANGER_COMMANDS, texts),
+                    scope=BotCommandScopeDefault(),
+                    language_code=code,
+                )
+            except TelegramError as error:
+                logger.warning("Could not set the default command menu: %s", type(error).__name__)
+                ok = False
+    return ok
