@@ -17,18 +17,18 @@ install: $(STAMP)
 
 texts-compile: $(STAMP)
 	@for lang in $(LOCALES); do \
-		$(BIN)/pybabel compile --use-fuzzy=false -q -D stemme -d locales -l $$lang \
+		$(BIN)/pybabel compile -D stemme -d locales -l $$lang \
 		  -i locales/$$lang/LC_MESSAGES/stemme.po -o locales/$$lang/LC_MESSAGES/stemme.mo || exit 1; \
 	done
 
 texts-update: $(STAMP)
-	$(BIN)/pybabel extract -q -F babel.cfg -k N_ -k ngettext:1,2 -c Translators: \
-		--no-location --sort-output --project stemme -o locales/stemme.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 -c Translators: \
+		--no-location --sort-output --project stemme -o locales/stemme.pot bot flows storage
 	@for lang in $(LOCALES); do \
 		if [ -f locales/$$lang/LC_MESSAGES/stemme.po ]; then \
-			$(BIN)/pybabel update -q --no-fuzzy-matching -D stemme -d locales -l $$lang -i locales/stemme.pot; \
+			$(BIN)/pybabel update --no-fuzzy-matching -D stemme -d locales -l $$lang -i locales/stemme.pot; \
 		else \
-			$(BIN)/pybabel init -q -D stemme -d locales -l $$lang -i locales/stemme.pot; \
+			$(BIN)/pybabel init -D stemme -d locales -l $$lang -i locales/stemme.pot; \
 		fi; \
 	done
 	$(BIN)/python -m bot.catalogs fill-english
