@@ -270,8 +270,6 @@ async def _done(update: Update, context: StemmeContext, outcome: str) -> str:
     residents = list_residents(session=context.session, team_id=team.id or 0)
     markup = _lead_buttons(context, residents) if context.is_lead else None
     await respond(update, outcome + "\n\n" + _list_text(context, residents), markup, edit=False)
-    if update.callback_query is not None:
-        await update.callback_query.answer()
     return END
 
 
