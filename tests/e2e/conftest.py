@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
@@ -55,7 +56,7 @@ def e2e_settings(emulator: BotApiEmulator, database_url: str) -> Settings:
     """The settings ``stemme run`` would read from the environment, pointed at the emulator."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' init-only option
-        bot_token=TOKEN,
+        bot_token=SecretStr(TOKEN),
         bot_username=BOT_USERNAME,
         database_url=database_url,
         api_base_url=emulator.base_url,
