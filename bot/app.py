@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from telegram import Update
+from telegram.error import InvalidToken
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot import logs
@@ -88,4 +89,12 @@ def run(settings: Settings) -> None:
     """Runs the bot with long polling until interrupted."""
     logs.configure(settings.log_level, [settings.token or ""])
     application = build_application(settings)
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        # python-telegram-bot puts the token into this error's message: never print it.
+        logger.error(
+            "Telegram rejected the bot token. Check STEMME_BOT_TOKEN: BotFather shows the "
+            "token of your bot under /mybots -> API Token."
+        )
+        raise SystemExit(2) from None

@@ -14,14 +14,21 @@ class RedactSecrets(logging.Filter):
         super().__init__()
         self.secrets = [secret for secret in secrets if secret]
 
+    def redact(self, text: str) -> str:
+        """Returns the text with every secret replaced."""
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
         message = record.getMessage()
         if any(secret in message for secret in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, REDACTED)
-            record.msg, record.args = message, None
+            record.msg, record.args = self.redact(message), None
+        if record.exc_info and not record.exc_text:
+            # Tracebacks are formatted after filters run; format and redact them here.
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
         return True
 
 

@@ -84,3 +84,29 @@ async def test_a_bot_killed_mid_flow_continues_where_the_user_was(
         assert [r.alias for r in list_residents(session=session, team_id=team_id)] == [
             "Fru H., stue 12"
         ]
+
+
+async def test_a_rejected_token_stops_the_bot_without_printing_the_token(
+    emulator: BotApiEmulator, e2e_database_url: str, tmp_path: Path
+) -> None:
+    wrong = "999999:WRONG-TOKEN-must-not-leak"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("STEMME_")} | {
+        "STEMME_BOT_TOKEN": wrong,
+        "STEMME_DATABASE_URL": e2e_database_url,
+        "STEMME_API_BASE_URL": emulator.base_url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    output = (stdout + stderr).decode()
+    assert process.returncode not in (0, None)
+    assert "Telegram rejected the bot token" in output
+    assert "WRONG-TOKEN" not in output
