@@ -1,0 +1,1 @@
+"""Alembic migrations for the stemme schema; run them with ``storage.migrate``."""

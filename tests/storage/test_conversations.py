@@ -1,0 +1,103 @@
+"""Where each user is in a flow: saved per (user, chat), read back after a restart, cleared."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from storage import conversations
+
+USER = 2**40 + 17  # Telegram user ids are above 2**31
+GROUP_CHAT = -1_001_234_567_890  # supergroup chat ids are large and negative
+
+
+def test_a_saved_conversation_is_read_back_by_a_new_session(
+    session: Session, engine: Engine
+) -> None:
+    conversations.save(
+        session=session,
+        telegram_id=USER,
+        chat_id=USER,
+        flow="micromoment",
+        state="micromoment.text",
+        data={"resident_id": 3, "text": "Hun nød kaffen på altanen ☕ æøå"},
+    )
+    session.commit()
+
+    with Session(engine) as fresh:
+        loaded = conversations.load(session=fresh, telegram_id=USER, chat_id=USER)
+
+    assert loaded is not None
+    assert (loaded.flow, loaded.state) == ("micromoment", "micromoment.text")
+    assert loaded.data == {"resident_id": 3, "text": "Hun nød kaffen på altanen ☕ æøå"}
+    assert loaded.updated_at.tzinfo is not None
+
+
+def test_saving_again_moves_the_same_conversation_on(session: Session) -> None:
+    first = conversations.save(
+        session=session, telegram_id=USER, chat_id=USER, flow="f", state="one", data={"a": 1}
+    )
+
+    second = conversations.save(
+        session=session, telegram_id=USER, chat_id=USER, flow="f", state="two", data={"b": 2}
+    )
+
+    assert second.id == first.id
+    loaded = conversations.load(session=session, telegram_id=USER, chat_id=USER)
+    assert loaded is not None
+    assert (loaded.state, loaded.data) == ("two", {"b": 2})
+
+
+def test_each_user_has_one_conversation_per_chat(session: Session) -> None:
+    other_user = USER + 1
+    places = [(USER, USER), (USER, GROUP_CHAT), (other_user, GROUP_CHAT)]
+    for number, (user, chat) in enumerate(places):
+        conversations.save(
+            session=session, telegram_id=user, chat_id=chat, flow="f", state=str(number), data={}
+        )
+
+    states = []
+    for user, chat in places:
+        loaded = conversations.load(session=session, telegram_id=user, chat_id=chat)
+        assert loaded is not None
+        assert (loaded.telegram_id, loaded.chat_id) == (user, chat)
+        states.append(loaded.state)
+
+    assert states == ["0", "1", "2"]
+    assert conversations.load(session=session, telegram_id=other_user, chat_id=USER) is None
+
+
+def test_clearing_ends_only_that_users_conversation_in_that_chat(
+    session: Session, engine: Engine
+) -> None:
+    for user, chat in [(USER, GROUP_CHAT), (USER, USER), (USER + 1, GROUP_CHAT)]:
+        conversations.save(
+            session=session, telegram_id=user, chat_id=chat, flow="f", state="s", data={}
+        )
+    session.commit()
+
+    conversations.clear(session=session, telegram_id=USER, chat_id=GROUP_CHAT)
+    session.commit()
+
+    with Session(engine) as fresh:
+        assert conversations.load(session=fresh, telegram_id=USER, chat_id=GROUP_CHAT) is None
+        assert conversations.load(session=fresh, telegram_id=USER, chat_id=USER) is not None
+        assert conversations.load(session=fresh, telegram_id=USER + 1, chat_id=GROUP_CHAT)
+
+
+def test_clearing_when_there_is_no_conversation_does_nothing(session: Session) -> None:
+    conversations.clear(session=session, telegram_id=USER, chat_id=USER)
+
+    assert conversations.load(session=session, telegram_id=USER, chat_id=USER) is None
+
+
+def test_a_conversation_can_be_loaded_with_a_row_lock(session: Session) -> None:
+    conversations.save(
+        session=session, telegram_id=USER, chat_id=GROUP_CHAT, flow="f", state="s", data={}
+    )
+    session.commit()
+
+    locked = conversations.load(session=session, telegram_id=USER, chat_id=GROUP_CHAT, lock=True)
+
+    assert locked is not None
+    assert (locked.telegram_id, locked.chat_id) == (USER, GROUP_CHAT)
