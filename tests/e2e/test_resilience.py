@@ -1,0 +1,113 @@
+"""Telegram refusing things, steps failing, and the commands that always work."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.app import StemmeApplication
+from storage import conversations
+from storage.residents import list_residents
+from tests.e2e.conftest import Admin
+from tests.e2e.dialog import converse, says
+from tests.e2e.test_onboarding import LEAD_ID, OMAR_ID, _join, _setup_team, _staff_invite_code
+from tests.emulator import BotApiEmulator
+
+
+async def test_help_and_cancel_work_from_any_step_in_either_language(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin
+) -> None:
+    _team_id, code = _setup_team(admin)
+    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
+    omar, _ = await _join(emulator, OMAR_ID, "Omar", await _staff_invite_code(lise), "en")
+    await converse(
+        lise,
+        "da",
+        [
+            (
+                "/residents",
+                says(
+                    "{team} has no residents yet. Add them by the alias the team uses.",
+                    team="Team Syd",
+                ),
+            ),
+            (
+                "press:➕ Tilføj borger",
+                says(
+                    'Write the resident\'s alias, as the team knows them, e.g. "Mrs H., room 12". Never a CPR number or full name. (/cancel to stop)'
+                ),
+            ),
+            ("/help", says("/cancel always stops what you are doing; nothing you saved is lost.")),
+            ("/cancel", says("Stopped. What you had already saved is kept.")),
+            (
+                "Fru H., stue 12",
+                says("I did not understand that. Send /help to see what I can do."),
+            ),
+            ("/cancel", says("There is nothing to stop.")),
+        ],
+    )
+    await converse(
+        omar,
+        "en",
+        [
+            (
+                "/residents",
+                says("{team} has no residents yet. Your team lead adds them.", team="Team Syd"),
+            ),
+            ("/invite", says("Only the team lead can do that.")),
+            (
+                "/start",
+                says(
+                    "Hello again, {name}. You are in {team} as {role}. Send /help to see what you can do.",
+                    name="Omar",
+                    team="Team Syd",
+                    role="staff member",
+                ),
+            ),
+        ],
+    )
+
+
+async def test_the_bot_runs_on_when_telegram_refuses_the_command_menu(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin
+) -> None:
+    _team_id, code = _setup_team(admin)
+    emulator.fail_next(
+        "setMyCommands", error_code=500, description="Internal Server Error", times=5
+    )
+    lise, reaction = await _join(emulator, LEAD_ID, "Lise", code, "da")
+    assert "Velkommen til Team Syd, Lise!" in reaction.text
+    assert any(call.status == 500 for call in emulator.calls_for("setMyCommands"))
+    reaction = await lise.send("/help")
+    assert "/invite" in reaction.text
+
+
+async def test_a_failing_step_is_undone_the_user_is_told_and_can_try_again(
+    bot: StemmeApplication,
+    emulator: BotApiEmulator,
+    admin: Admin,
+    e2e_engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    team_id, code = _setup_team(admin)
+    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
+    await lise.send("/residents")
+    await lise.press("➕ Tilføj borger")
+
+    emulator.fail_next("sendMessage", error_code=400, description="Bad Request: something odd")
+    with caplog.at_level(logging.INFO):
+        reaction = await lise.send("Fru H., stue 12")
+    assert "Beklager, der gik noget galt hos mig" in reaction.text
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert errors, "the error is logged"
+    assert all("Fru H." not in record.getMessage() for record in caplog.records)
+    with Session(e2e_engine) as session:
+        assert list_residents(session=session, team_id=team_id) == []
+        state = conversations.load(session=session, telegram_id=LEAD_ID, chat_id=LEAD_ID)
+        assert state is not None and state.state == "residents.alias"
+
+    reaction = await lise.send("Fru H., stue 12")
+    assert "Tilføjet: Fru H., stue 12" in reaction.text
