@@ -37,7 +37,8 @@ async def test_help_and_cancel_work_from_any_step_in_either_language(
             (
                 "press:➕ Tilføj borger",
                 says(
-                    'Write the resident\'s alias, as the team knows them, e.g. "Mrs H., room 12". Never a CPR number or full name. (/cancel to stop)'
+                    "Write the resident's alias, as the team knows them, "
+                    'e.g. "Mrs H., room 12". Never a CPR number or full name. (/cancel to stop)'
                 ),
             ),
             ("/help", says("/cancel always stops what you are doing; nothing you saved is lost.")),
@@ -61,7 +62,8 @@ async def test_help_and_cancel_work_from_any_step_in_either_language(
             (
                 "/start",
                 says(
-                    "Hello again, {name}. You are in {team} as {role}. Send /help to see what you can do.",
+                    "Hello again, {name}. You are in {team} as {role}. "
+                    "Send /help to see what you can do.",
                     name="Omar",
                     team="Team Syd",
                     role="staff member",
