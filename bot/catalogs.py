@@ -24,7 +24,7 @@ def fill_english(locale_dir: Path = LOCALE_DIR) -> int:
         if not message.id:
             continue
         if isinstance(message.id, tuple | list):
-            if not all(message.string):
+            if not isinstance(message.string, tuple | list) or not all(message.string):
                 message.string = (message.id[0], message.id[1])
                 filled += 1
         elif not message.string:

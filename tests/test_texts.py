@@ -17,7 +17,7 @@ from flows.i18n import LOCALE_DIR, catalog, texts
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 # Sentences that are the same word in both languages, or CLDR patterns.
-SAME_IN_DANISH = {"{count} person"}
+SAME_IN_DANISH = {"{count} person", "Link: {link}"}
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
 
@@ -60,7 +60,8 @@ def test_danish_translations_keep_the_placeholders_and_are_not_english() -> None
         first = translation if isinstance(translation, str) else translation[0]  # type: ignore[index]
         assert isinstance(first, str)
         assert _placeholders(first) == _placeholders(msgid), msgid
-        if msgid not in SAME_IN_DANISH and re.search(r"[a-z]{3}", msgid):
+        words = re.sub(r"\{\w+\}", "", msgid)
+        if msgid not in SAME_IN_DANISH and re.search(r"[a-z]{3}", words):
             assert first != msgid, f"Danish is the English msgid: {msgid!r}"
 
 
