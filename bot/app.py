@@ -13,7 +13,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from bot import logs
 from bot.config import Settings
 from bot.errors import handle_error
-from flows import guard, onboarding, residents, team
+from flows import admin, guard, onboarding, residents, team
 from flows.engine import SERVICES_KEY, Router, Services, StemmeContext, register
 from flows.i18n import LANGUAGES, texts
 from flows.menu import set_default_menus
@@ -38,6 +38,7 @@ def build_router() -> Router:
             residents.build_flow(),
             team.build_flow(),
             team.build_invite_flow(),
+            admin.build_flow(),
         ],
         gates=guard.gates(),
     )

@@ -118,6 +118,8 @@ class Flow:
     lead_only: bool = False
     # Entry points that strangers (no membership) may use, e.g. /start with an invite.
     open_to_strangers: bool = False
+    # Only for administrators (STEMME_ADMINS), who need no team membership.
+    admin_only: bool = False
 
 
 @dataclass
@@ -207,7 +209,9 @@ class Router(BaseHandler[Update, StemmeContext, None]):
                     return
 
         for candidate in self.flows.values():
-            if not in_team and not candidate.open_to_strangers:
+            if candidate.admin_only and not context.is_admin:
+                continue
+            if not in_team and not (candidate.open_to_strangers or candidate.admin_only):
                 continue
             for handler in candidate.entry_points:
                 check = handler.check_update(update)

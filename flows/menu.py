@@ -31,6 +31,8 @@ MEMBER_COMMANDS = (
     Command("cancel", N_("Stop what you are doing")),
 )
 
+ADMIN_COMMANDS = (Command("teams", N_("Every team at a glance, and lead invites")),)
+
 STRANGER_COMMANDS = (
     Command("start", N_("Start, or join a team with an invite")),
     Command("help", N_("What I can do for you")),

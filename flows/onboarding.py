@@ -27,7 +27,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 from flows import guard
 from flows.engine import END, StemmeContext, respond
 from flows.i18n import LANGUAGES, N_, Texts, texts
-from flows.menu import commands_for, set_member_menu
+from flows.menu import ADMIN_COMMANDS, commands_for, set_member_menu
 from storage.directory import (
     InviteProblem,
     InviteRejected,
@@ -88,10 +88,12 @@ async def start(update: Update, context: StemmeContext) -> str | None:
         return None
     code = context.args[0].strip().lower() if context.args else ""
     if not code:
-        if context.membership is None:
+        if context.membership is not None:
+            await _welcome_back(update, context)
+        elif context.is_admin:
+            await help_command(update, context)
+        else:
             await guard.stranger(update, context)
-            return None
-        await _welcome_back(update, context)
         return None
     _ = context.texts._
     if not CODE_PATTERN.match(code):
@@ -201,23 +203,29 @@ async def language(update: Update, context: StemmeContext) -> str | None:
 
 
 async def help_command(update: Update, context: StemmeContext) -> str | None:
-    """Lists what this member can do in their role."""
-    if context.membership is None:
+    """Lists what this member can do in their role (and as administrator)."""
+    if context.membership is None and not context.is_admin:
         await guard.stranger(update, context)
         return None
     _ = context.texts._
-    _member, _membership, team = context.require_member()
-    lines = [
-        _("You are in {team} as {role}. This is what you can do:").format(
-            team=team.name, role=_role_name(context.texts, context.membership.role)
-        ),
-        "",
-    ]
-    lines += [
-        f"/{command.name} – {_(command.description)}"
-        for command in commands_for(is_lead=context.is_lead)
-    ]
-    lines += ["", _("/cancel always stops what you are doing; nothing you saved is lost.")]
+    lines: list[str] = []
+    if context.team is not None and context.membership is not None:
+        lines += [
+            _("You are in {team} as {role}. This is what you can do:").format(
+                team=context.team.name, role=_role_name(context.texts, context.membership.role)
+            ),
+            "",
+        ]
+        lines += [
+            f"/{command.name} – {_(command.description)}"
+            for command in commands_for(is_lead=context.is_lead)
+        ]
+        lines.append("")
+    if context.is_admin:
+        lines += [_("As administrator you can also:")]
+        lines += [f"/{command.name} – {_(command.description)}" for command in ADMIN_COMMANDS]
+        lines.append("")
+    lines += [_("/cancel always stops what you are doing; nothing you saved is lost.")]
     await respond(update, "\n".join(lines))
     return None
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from storage.audit import record
@@ -237,6 +237,41 @@ def count_active_leads(*, session: Session, team_id: int) -> int:
             col(Membership.active).is_(True),
         )
     ).one()
+
+
+@dataclass(frozen=True)
+class TeamOverview:
+    """One team as an administrator sees it: where it is and how many are active."""
+
+    site: Site
+    team: Team
+    active_members: int
+    leads: int
+
+
+def team_overview(*, session: Session) -> list[TeamOverview]:
+    """Returns every team with its site and its counts of active members and leads."""
+    active = col(Membership.active).is_(True)
+    counts = (
+        select(
+            Membership.team_id,
+            func.count().label("members"),
+            func.sum(case((col(Membership.role) == Role.LEAD, 1), else_=0)).label("leads"),
+        )
+        .where(active)
+        .group_by(col(Membership.team_id))
+        .subquery()
+    )
+    rows = session.exec(
+        select(Site, Team, counts.c.members, counts.c.leads)
+        .join(Team, col(Team.site_id) == col(Site.id))
+        .outerjoin(counts, counts.c.team_id == col(Team.id))
+        .order_by(col(Site.name), col(Team.name))
+    ).all()
+    return [
+        TeamOverview(site=site, team=team, active_members=members or 0, leads=leads or 0)
+        for site, team, members, leads in rows
+    ]
 
 
 # ---------------------------------------------------------------- invites

@@ -307,3 +307,43 @@ async def test_language_can_be_switched(
     assert "Team Syd has no residents yet" in reaction.text
     menu = emulator.commands_for({"type": "chat", "chat_id": LEAD_ID}, None)
     assert "Invite staff to the team" in [command["description"] for command in menu]
+
+
+async def test_an_administrator_sees_every_team_and_invites_a_lead(
+    emulator: BotApiEmulator, e2e_database_url: str, admin: Admin, e2e_engine: Engine
+) -> None:
+    from bot.app import build_application
+    from tests.e2e.conftest import e2e_settings
+
+    south_id, code = _setup_team(admin, "Team Syd")
+    _setup_team(admin, "Team Nord")
+    settings = e2e_settings(emulator, e2e_database_url).model_copy(update={"admins": [42]})
+    application = build_application(settings)
+    async with application:
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0, timeout=1)
+        try:
+            await _join(emulator, LEAD_ID, "Lise", code, "da")
+            consultant = emulator.user(42, "Konsulent", language_code="da")
+            reaction = await consultant.send("/help")
+            assert "/teams" in reaction.text
+            reaction = await consultant.send("/teams")
+            assert "Plejecenter Rosen Team Syd / Team Syd: 1 aktive, 1 ledere" in reaction.text
+            assert "Team Nord: 0 aktive, 0 ledere" in reaction.text
+            reaction = await consultant.press("Lederinvitation til Team Syd")
+            assert f"https://t.me/{BOT_USERNAME}?start=" in reaction.text
+            # A lead of a team is no administrator.
+            lise = emulator.user(LEAD_ID, "Lise", language_code="da")
+            reaction = await lise.send("/teams")
+            assert "Det forstod jeg ikke" in reaction.text
+            reaction = await lise.press_data(f"admin:lead:{south_id}")
+            assert reaction.alert == "Den knap er ikke længere aktiv. Intet blev ændret."
+        finally:
+            await application.updater.stop()
+            await application.stop()
+    with Session(e2e_engine) as session:
+        from storage.audit import entries
+
+        actors = [entry.actor for entry in entries(session=session, team_id=south_id)]
+    assert "admin:42" in actors
