@@ -94,6 +94,6 @@ def build_flow() -> Flow:
         admin_only=True,
         entry_points=[
             CommandHandler("teams", overview, filters=filters.ChatType.PRIVATE),
-            CallbackQueryHandler(lead_invite, pattern=r"^admin:lead:(\d+)$"),
+            CallbackQueryHandler(lead_invite, pattern=r"^admin:lead:(\d{1,9})$"),
         ],
     )

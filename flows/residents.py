@@ -283,11 +283,11 @@ def build_flow() -> Flow:
         entry_points=[
             CommandHandler("residents", show, filters=filters.ChatType.PRIVATE),
             CallbackQueryHandler(ask_alias, pattern=r"^res:add$"),
-            CallbackQueryHandler(pick_for_rename, pattern=r"^res:ren:page:(\d+)$"),
-            CallbackQueryHandler(ask_new_alias, pattern=r"^res:ren:(\d+)$"),
-            CallbackQueryHandler(pick_for_deactivate, pattern=r"^res:off:page:(\d+)$"),
-            CallbackQueryHandler(confirm_deactivate, pattern=r"^res:off:(\d+)$"),
-            CallbackQueryHandler(deactivate, pattern=r"^res:off!:(\d+)$"),
+            CallbackQueryHandler(pick_for_rename, pattern=r"^res:ren:page:(\d{1,9})$"),
+            CallbackQueryHandler(ask_new_alias, pattern=r"^res:ren:(\d{1,9})$"),
+            CallbackQueryHandler(pick_for_deactivate, pattern=r"^res:off:page:(\d{1,9})$"),
+            CallbackQueryHandler(confirm_deactivate, pattern=r"^res:off:(\d{1,9})$"),
+            CallbackQueryHandler(deactivate, pattern=r"^res:off!:(\d{1,9})$"),
             CallbackQueryHandler(keep, pattern=r"^res:keep$"),
         ],
         states={

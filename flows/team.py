@@ -106,7 +106,11 @@ async def pick_member(update: Update, context: StemmeContext) -> str | None:
     _ = context.texts._
     member, _membership, team = context.require_member()
     rows = [
-        [InlineKeyboardButton(row.member.name, callback_data=f"team:remove:{row.member.id}")]
+        [
+            InlineKeyboardButton(
+                row.member.name, callback_data=f"team:remove:{team.id}:{row.member.id}"
+            )
+        ]
         for row in team_members(session=context.session, team_id=team.id or 0)
         if row.member.id != member.id
     ]
@@ -117,6 +121,19 @@ async def pick_member(update: Update, context: StemmeContext) -> str | None:
         InlineKeyboardMarkup(rows),
     )
     return None
+
+
+def _button_for_current_team(context: StemmeContext) -> int | None:
+    """Returns the button's second number if its first names the team the member works in now.
+
+    A lead of two teams may press a button from one team after switching to the
+    other; the button then no longer applies and must not act on the current team.
+    """
+    assert context.matches
+    team_id, value = (int(group) for group in context.matches[0].groups())
+    if context.team is None or context.team.id != team_id:
+        return None
+    return value
 
 
 def _removable(context: StemmeContext, member_id: int) -> str | None:
@@ -136,17 +153,18 @@ async def confirm_remove(update: Update, context: StemmeContext) -> str | None:
     """Asks the lead to confirm removing a member."""
     _ = context.texts._
     _member, _membership, team = context.require_member()
-    assert context.matches
-    member_id = int(context.matches[0].group(1))
-    name = _removable(context, member_id)
-    if name is None:
-        logger.info("Removal refused: not a removable member of the lead's team")
+    member_id = _button_for_current_team(context)
+    name = _removable(context, member_id) if member_id is not None else None
+    if member_id is None or name is None:
+        logger.info("Removal refused: not a removable member of the lead's current team")
         await stale_button(update, context)
         return END
     markup = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(_("Yes, remove"), callback_data=f"team:remove!:{member_id}"),
+                InlineKeyboardButton(
+                    _("Yes, remove"), callback_data=f"team:remove!:{team.id}:{member_id}"
+                ),
                 InlineKeyboardButton(_("No"), callback_data="team:keep"),
             ]
         ]
@@ -167,14 +185,17 @@ async def remove(update: Update, context: StemmeContext) -> str | None:
     """Ends the member's membership of the lead's team."""
     _ = context.texts._
     member, _membership, team = context.require_member()
-    assert context.matches
-    member_id = int(context.matches[0].group(1))
-    name = _removable(context, member_id)
-    if name is None or not remove_member(
-        session=context.session,
-        team_id=team.id or 0,
-        member_id=member_id,
-        actor_member_id=member.id or 0,
+    member_id = _button_for_current_team(context)
+    name = _removable(context, member_id) if member_id is not None else None
+    if (
+        member_id is None
+        or name is None
+        or not remove_member(
+            session=context.session,
+            team_id=team.id or 0,
+            member_id=member_id,
+            actor_member_id=member.id or 0,
+        )
     ):
         await stale_button(update, context)
         return END
@@ -198,7 +219,7 @@ async def ask_invite_size(update: Update, context: StemmeContext) -> str | None:
     buttons = [
         InlineKeyboardButton(
             context.texts.ngettext("{count} person", "{count} people", size).format(count=size),
-            callback_data=f"invite:uses:{size}",
+            callback_data=f"invite:uses:{team.id}:{size}",
         )
         for size in INVITE_SIZES
     ]
@@ -216,8 +237,7 @@ async def create_link(update: Update, context: StemmeContext) -> str | None:
     """Creates a staff invite and shows the link to pass on."""
     _ = context.texts._
     member, _membership, team = context.require_member()
-    assert context.matches
-    uses = int(context.matches[0].group(1))
+    uses = _button_for_current_team(context)
     if uses not in INVITE_SIZES:
         await stale_button(update, context)
         return END
@@ -255,10 +275,10 @@ def build_flow() -> Flow:
         name="team",
         entry_points=[
             CommandHandler("team", show, filters=filters.ChatType.PRIVATE),
-            CallbackQueryHandler(switch, pattern=r"^team:switch:(\d+)$"),
+            CallbackQueryHandler(switch, pattern=r"^team:switch:(\d{1,9})$"),
             CallbackQueryHandler(pick_member, pattern=r"^team:remove$"),
-            CallbackQueryHandler(confirm_remove, pattern=r"^team:remove:(\d+)$"),
-            CallbackQueryHandler(remove, pattern=r"^team:remove!:(\d+)$"),
+            CallbackQueryHandler(confirm_remove, pattern=r"^team:remove:(\d{1,9}):(\d{1,9})$"),
+            CallbackQueryHandler(remove, pattern=r"^team:remove!:(\d{1,9}):(\d{1,9})$"),
             CallbackQueryHandler(keep, pattern=r"^team:keep$"),
         ],
     )
@@ -271,6 +291,6 @@ def build_invite_flow() -> Flow:
         lead_only=True,
         entry_points=[
             CommandHandler("invite", ask_invite_size, filters=filters.ChatType.PRIVATE),
-            CallbackQueryHandler(create_link, pattern=r"^invite:uses:(\d+)$"),
+            CallbackQueryHandler(create_link, pattern=r"^invite:uses:(\d{1,9}):(\d{1,4})$"),
         ],
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-_CANDIDATE = re.compile(r"(?<![\d-])(\d{2})(\d{2})(\d{2})[-\s‐‑–]?(\d{4})(?![\d-])")
+_CANDIDATE = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})[-\s‐‑–]?(\d{4})(?!\d)")
 
 
 class CprNumberRefused(ValueError):

@@ -16,6 +16,9 @@ from storage.cpr import CprNumberRefused, contains_cpr, refuse_cpr
         "cpr: 311299-4321.",
         "født 290200-1234",  # 29 February 2000 existed
         "ring 0101901234!",
+        "cpr-010190-1234",
+        "010190-1234-a",
+        "Fru H.:010190–1234",
     ],
 )
 def test_cpr_numbers_are_recognised(text: str) -> None:

@@ -156,7 +156,8 @@ async def test_staff_and_other_teams_cannot_use_forged_buttons(
     assert reaction.alert == "Only the team lead can do that."
     reaction = await omar.press_data("res:add")
     assert reaction.alert == "Only the team lead can do that."
-    reaction = await omar.press_data(f"team:remove!:{LEAD_ID}")
+    lise_id = _member(e2e_engine, LEAD_ID).id  # type: ignore[union-attr]
+    reaction = await omar.press_data(f"team:remove!:{team_id}:{lise_id}")
     assert reaction.alert == "Only the team lead can do that."
 
     # The lead of another team, pressing a button for this team's resident.
@@ -347,3 +348,30 @@ async def test_an_administrator_sees_every_team_and_invites_a_lead(
 
         actors = [entry.actor for entry in entries(session=session, team_id=south_id)]
     assert "admin:42" in actors
+
+
+async def test_a_lead_of_two_teams_cannot_act_on_the_other_team_with_an_old_button(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    south_id, south_code = _setup_team(admin, "Team Syd")
+    north_id, _north_code = _setup_team(admin, "Team Nord")
+    lise, _ = await _join(emulator, LEAD_ID, "Lise", south_code, "da")
+    omar, _ = await _join(emulator, OMAR_ID, "Omar", await _staff_invite_code(lise), "da")
+    north_lead = admin("invite", "--team", str(north_id), "--role", "lead")["invite"]["code"]
+    await lise.send(f"/start {north_lead}")
+    await omar.send(f"/start {await _staff_invite_code(lise)}")  # Omar joins Nord too
+    await lise.send("/team")
+    await lise.press("Skift til Team Syd")
+    await lise.send("/team")
+    await lise.press("Fjern et medlem")
+    reaction = await lise.press("Omar")
+    assert "Fjern Omar fra Team Syd?" in reaction.text
+    confirm = reaction.messages[-1] if reaction.messages else reaction.edits[-1]
+    await lise.send("/team")
+    await lise.press("Skift til Team Nord")
+    reaction = await lise.press("Ja, fjern", message_id=confirm.message_id)
+    assert reaction.alert == "Den knap er ikke længere aktiv. Intet blev ændret."
+    with Session(e2e_engine) as session:
+        for team_id in (south_id, north_id):
+            names = [row.member.name for row in team_members(session=session, team_id=team_id)]
+            assert "Omar" in names, team_id
