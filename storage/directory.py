@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, update
 from sqlmodel import Session, col, select
 
 from storage.audit import record
@@ -356,10 +356,21 @@ def redeem_invite(
     The invite's use is counted only when it made a change; an existing member of
     the team keeps their membership (a lead invite upgrades a staff member).
     """
+    now = now or utcnow()
     invite = check_invite(session=session, code=code, now=now)
     team = session.get(Team, invite.team_id)
     assert team is not None  # guaranteed by the foreign key
     member = get_member_by_telegram_id(session=session, telegram_id=telegram_id)
+    membership = (
+        get_membership(session=session, member_id=_id(member), team_id=_id(team))
+        if member is not None
+        else None
+    )
+    already = membership is not None and membership.active
+    upgrade = already and invite.role == Role.LEAD and membership.role != Role.LEAD  # type: ignore[union-attr]  # already implies a membership
+    if not already or upgrade:
+        # Counted first, so a lost race for the last use writes nothing at all.
+        _count_use(session, invite, now)
     if member is None:
         member = Member(telegram_id=telegram_id, name=name[:120], language=language)
         session.add(member)
@@ -367,21 +378,16 @@ def redeem_invite(
     else:
         member.active = True
         member.name = name[:120] or member.name
-    membership = get_membership(session=session, member_id=_id(member), team_id=_id(team))
-    already = membership is not None and membership.active
     if membership is None:
         membership = Membership(member_id=_id(member), team_id=_id(team), role=invite.role)
     elif not membership.active:
         membership.active = True
         membership.left_at = None
         membership.role = invite.role
-        membership.joined_at = now or utcnow()
-    elif invite.role == Role.LEAD:
+        membership.joined_at = now
+    elif upgrade:
         membership.role = Role.LEAD
     session.add(membership)
-    if not already or invite.role == Role.LEAD:
-        invite.uses += 1
-        session.add(invite)
     member.current_team_id = team.id
     session.add(member)
     session.flush()
@@ -393,6 +399,25 @@ def redeem_invite(
         detail={"invite_id": invite.id, "role": membership.role},
     )
     return Joined(member=member, membership=membership, team=team, already_member=already)
+
+
+def _count_use(session: Session, invite: Invite, now: datetime) -> None:
+    """Counts one use with a guarded UPDATE, so two people racing for the last use of an
+    invite (two workers, PostgreSQL) cannot both get in: the loser is told it is used up."""
+    result = session.execute(
+        update(Invite)
+        .where(
+            col(Invite.id) == invite.id,
+            col(Invite.uses) < col(Invite.max_uses),
+            col(Invite.revoked).is_(False),
+            col(Invite.expires_at) > now,
+        )
+        .values(uses=col(Invite.uses) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise InviteRejected(InviteProblem.USED_UP)
+    session.refresh(invite)
 
 
 def _id(row: Member | Team | Site) -> int:

@@ -392,3 +392,20 @@ def _redeem_as(session: Session, code: str, member: Member) -> Joined:
         name=member.name,
         language=member.language,
     )
+
+
+def test_the_last_use_of_an_invite_cannot_be_taken_twice(session: Session) -> None:
+    """Two workers that both read "one use left" race; the guarded update lets one in."""
+    from storage.directory import _count_use
+
+    team = make_team(session=session)
+    invite = create_invite(session=session, team=team, role=Role.LEAD, max_uses=1)
+    session.commit()
+    stale = Invite.model_validate(invite.model_dump())  # what the slower worker read
+    redeem_invite(session=session, code=invite.code, telegram_id=2**40, name="A", language="da")
+    session.commit()
+    with pytest.raises(InviteRejected) as rejected:
+        _count_use(session, stale, utcnow())
+    assert rejected.value.problem == InviteProblem.USED_UP
+    session.refresh(invite)
+    assert invite.uses == 1
