@@ -43,3 +43,8 @@ def configure(level: str, secrets: list[str]) -> None:
     # httpx logs every request URL, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # At DEBUG, python-telegram-bot logs whole updates and request parameters, which hold
+    # what users typed: keep its loggers at INFO whatever the configured level.
+    for name in ("telegram", "telegram.ext", "apscheduler"):
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logging.INFO, logging.getLogger().level))

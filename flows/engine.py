@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, cast
 
@@ -43,14 +44,18 @@ from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot
 from bot.config import Settings
 from flows.i18n import Texts, texts
 from storage import conversations
-from storage.db import session_scope
+from storage.db import session_scope, utcnow
 from storage.directory import current_membership, get_member_by_telegram_id
-from storage.models import Member, Membership, Role, Team
+from storage.models import Conversation, Member, Membership, Role, Team
 
 logger = logging.getLogger(__name__)
 
 END = "__end__"
 SERVICES_KEY = "stemme.services"
+# The team a conversation belongs to, kept with its data.
+TEAM_KEY = "_team"
+# A conversation left alone this long is over; the next message starts afresh.
+CONVERSATION_TIMEOUT = timedelta(hours=12)
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
@@ -132,6 +137,7 @@ class Gates:
     stale_button: Callable[[Update, StemmeContext], Awaitable[None]]
     unexpected: Callable[[Update, StemmeContext, str | None], Awaitable[None]]
     not_understood: Callable[[Update, StemmeContext], Awaitable[None]]
+    failed: Callable[[Update, StemmeContext], Awaitable[None]]
     contains_cpr: Callable[[str], bool]
 
 
@@ -153,17 +159,35 @@ class Router(BaseHandler[Update, StemmeContext, None]):
         self.gates = gates
 
     def check_update(self, update: object) -> bool:
-        """Takes every update that has a sender and a chat."""
+        """Takes messages, edited messages and button presses that have a sender and a chat.
+
+        Other updates (a user blocking or unblocking the bot, chat member changes) are
+        not conversation input and get no answer.
+        """
         return (
             isinstance(update, Update)
+            and (
+                update.message is not None
+                or update.edited_message is not None
+                or update.callback_query is not None
+            )
             and update.effective_user is not None
             and update.effective_chat is not None
         )
 
     async def _dispatch(self, update: Update, context: StemmeContext) -> None:
         services = context.services
-        with session_scope(services.engine) as session:
-            await self._dispatch_in(update, context, session, services.settings)
+        try:
+            with session_scope(services.engine) as session:
+                await self._dispatch_in(update, context, session, services.settings)
+        except Exception as error:
+            # The step's transaction is rolled back: the user is still at the step before.
+            logger.error(
+                "Update %s failed: %s", update.update_id, type(error).__name__, exc_info=error
+            )
+            if not hasattr(context, "texts"):
+                context.texts = texts(services.settings.locale, services.settings.tz)
+            await self.gates.failed(update, context)
 
     async def _dispatch_in(
         self, update: Update, context: StemmeContext, session: Session, settings: Settings
@@ -179,11 +203,17 @@ class Router(BaseHandler[Update, StemmeContext, None]):
             await self.gates.cpr_refused(update, context)
             return
 
+        if update.edited_message is not None:
+            return  # an edit is not a new answer; only its CPR check above applies
+
         conversation = None
         if context.member is not None:
             conversation = conversations.load(
                 session=session, telegram_id=user.id, chat_id=chat.id, lock=True
             )
+        if conversation is not None and not self._still_current(conversation, context):
+            conversations.clear(session=session, telegram_id=user.id, chat_id=chat.id)
+            conversation = None
         flow = self.flows.get(conversation.flow) if conversation else None
         state = conversation.state if conversation else None
         context.flow_data = dict(conversation.data) if conversation and flow else {}
@@ -240,6 +270,15 @@ class Router(BaseHandler[Update, StemmeContext, None]):
         if chat.type == ChatType.PRIVATE:
             await self.gates.not_understood(update, context)
 
+    @staticmethod
+    def _still_current(conversation: Conversation, context: StemmeContext) -> bool:
+        """A conversation ends when it was left alone too long or the member changed team,
+        so an old "write the alias" step never swallows a message days later."""
+        if utcnow() - conversation.updated_at > CONVERSATION_TIMEOUT:
+            return False
+        team_id = conversation.data.get(TEAM_KEY)
+        return team_id is None or (context.team is not None and context.team.id == team_id)
+
     def _resolve(
         self, update: Update, context: StemmeContext, session: Session, settings: Settings
     ) -> None:
@@ -288,13 +327,16 @@ class Router(BaseHandler[Update, StemmeContext, None]):
             if current is None or current.flow != flow.name:
                 return  # a one-shot entry point: nothing to continue
             next_state = current.state
+        data = dict(context.flow_data)
+        if context.team is not None:
+            data[TEAM_KEY] = context.team.id
         conversations.save(
             session=session,
             telegram_id=user.id,
             chat_id=chat.id,
             flow=flow.name,
             state=str(next_state),
-            data=context.flow_data,
+            data=data,
         )
 
 

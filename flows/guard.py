@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 
@@ -97,6 +98,30 @@ async def not_understood(update: Update, context: StemmeContext) -> None:
         await chat.send_message(_("I did not understand that. Send /help to see what I can do."))
 
 
+async def failed(update: Update, context: StemmeContext) -> None:
+    """Apologises after a step failed and was undone; always tries to reach the user."""
+    _ = context.texts._
+    query = update.callback_query
+    if query is not None:
+        # Already answered by the step, or too old: the message below still goes.
+        with contextlib.suppress(TelegramError):
+            await query.answer()
+    chat = update.effective_chat
+    if chat is None:
+        return
+    try:
+        await chat.send_message(
+            _(
+                "Sorry, something went wrong on my side. Nothing you had saved was lost. "
+                "Try again, or send /cancel to start over."
+            )
+        )
+    except TelegramError as error:
+        logger.warning(
+            "Could not apologise for update %s: %s", update.update_id, type(error).__name__
+        )
+
+
 def gates() -> Gates:
     """The router's own answers, wired together."""
     return Gates(
@@ -106,6 +131,7 @@ def gates() -> Gates:
         stale_button=stale_button,
         unexpected=unexpected,
         not_understood=not_understood,
+        failed=failed,
         contains_cpr=contains_cpr,
     )
 

@@ -113,3 +113,53 @@ async def test_a_failing_step_is_undone_the_user_is_told_and_can_try_again(
 
     reaction = await lise.send("Fru H., stue 12")
     assert "Tilføjet: Fru H., stue 12" in reaction.text
+
+
+async def test_the_apology_is_in_the_users_language_and_edits_are_not_answers(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    team_id, code = _setup_team(admin)
+    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
+    omar, _ = await _join(emulator, OMAR_ID, "Omar", await _staff_invite_code(lise), "en")
+    emulator.fail_next("sendMessage", error_code=400, description="Bad Request: something odd")
+    reaction = await omar.send("/team")
+    assert "Sorry, something went wrong on my side" in reaction.text
+
+    # Editing an old message while a step waits for text is not an answer to that step.
+    await lise.send("/residents")
+    await lise.press("➕ Tilføj borger")
+    old = [m for m in lise.chat_messages() if not m.from_bot][0]
+    await emulator.inject_update(
+        {
+            "edited_message": old.raw | {"text": "Fru X", "edit_date": 1_800_000_000},
+        },
+        expect_reaction=False,
+    )
+    with Session(e2e_engine) as session:
+        assert list_residents(session=session, team_id=team_id) == []
+    reaction = await lise.send("Fru H., stue 12")
+    assert "Tilføjet: Fru H., stue 12" in reaction.text
+
+
+async def test_a_step_left_alone_for_half_a_day_is_over(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    from datetime import timedelta
+
+    from storage.db import utcnow
+    from storage.models import Conversation
+
+    team_id, code = _setup_team(admin)
+    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
+    await lise.send("/residents")
+    await lise.press("➕ Tilføj borger")
+    with Session(e2e_engine) as session:
+        row = conversations.load(session=session, telegram_id=LEAD_ID, chat_id=LEAD_ID)
+        assert isinstance(row, Conversation)
+        row.updated_at = utcnow() - timedelta(hours=13)
+        session.add(row)
+        session.commit()
+    reaction = await lise.send("Fru H., stue 12")
+    assert "Det forstod jeg ikke" in reaction.text
+    with Session(e2e_engine) as session:
+        assert list_residents(session=session, team_id=team_id) == []
