@@ -61,6 +61,16 @@ async def set_member_menu(bot: Bot, *, chat_id: int, is_lead: bool, texts: Texts
     return True
 
 
+async def clear_member_menu(bot: Bot, *, chat_id: int) -> bool:
+    """Removes a former member's own menu, so they see the strangers' one again."""
+    try:
+        await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
+    except TelegramError as error:
+        logger.warning("Could not clear a member's command menu: %s", type(error).__name__)
+        return False
+    return True
+
+
 async def set_default_menus(bot: Bot, texts_for: dict[str, Texts], default_language: str) -> bool:
     """Sets the menu strangers see, in every language; a failure is logged, not raised."""
     ok = True

@@ -21,7 +21,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from flows.engine import END, Flow, StemmeContext, respond
 from flows.guard import leads_only, stale_button
-from flows.menu import set_member_menu
+from flows.menu import clear_member_menu, set_member_menu
 from storage.directory import (
     DEFAULT_INVITE_DAYS,
     active_memberships,
@@ -200,6 +200,11 @@ async def remove(update: Update, context: StemmeContext) -> str | None:
         await stale_button(update, context)
         return END
     logger.info("Member %s removed from team %s by member %s", member_id, team.id, member.id)
+    removed = get_member(session=context.session, member_id=member_id)
+    if removed is not None and not active_memberships(
+        session=context.session, member_id=member_id
+    ):
+        await clear_member_menu(context.bot, chat_id=removed.telegram_id)
     await respond(
         update, _("{name} is no longer a member of {team}.").format(name=name, team=team.name)
     )

@@ -26,23 +26,20 @@ def clean_alias(alias: str) -> str:
     return cleaned
 
 
-def _alias_taken(session: Session, team_id: int, alias: str, exclude_id: int | None) -> bool:
-    query = select(Resident.id).where(
-        Resident.team_id == team_id, func.lower(Resident.alias) == alias.lower()
-    )
-    if exclude_id is not None:
-        query = query.where(Resident.id != exclude_id)
-    return session.exec(query).first() is not None
+def _same_alias(session: Session, team_id: int, alias: str) -> list[Resident]:
+    """The team's residents whose alias equals ``alias`` ignoring case, Danish letters
+    included (SQLite's lower() folds only ASCII, so the comparison is done here; a
+    team has tens of residents, not thousands)."""
+    key = alias.casefold()
+    residents = session.exec(select(Resident).where(Resident.team_id == team_id)).all()
+    return [resident for resident in residents if resident.alias.casefold() == key]
 
 
 def add_resident(*, session: Session, team_id: int, alias: str, actor_member_id: int) -> Resident:
     """Adds a resident to the team; an inactive one with the same alias is reactivated."""
     alias = clean_alias(alias)
-    existing = session.exec(
-        select(Resident).where(
-            Resident.team_id == team_id, func.lower(Resident.alias) == alias.lower()
-        )
-    ).first()
+    same = _same_alias(session, team_id, alias)
+    existing = same[0] if same else None
     if existing is not None:
         if existing.active:
             raise AliasTaken(alias)
@@ -68,7 +65,7 @@ def rename_resident(
 ) -> Resident:
     """Gives a resident a new alias, unique within the team."""
     alias = clean_alias(alias)
-    if _alias_taken(session, resident.team_id, alias, resident.id):
+    if any(other.id != resident.id for other in _same_alias(session, resident.team_id, alias)):
         raise AliasTaken(alias)
     resident.alias = alias
     session.add(resident)

@@ -269,6 +269,7 @@ async def test_a_lead_removes_a_member_who_then_loses_access(
     assert "Mette er ikke længere medlem af Team Syd" in reaction.text
     reaction = await mette.send("/residents")
     assert "Du er ikke længere medlem af et team" in reaction.text
+    assert emulator.commands_for({"type": "chat", "chat_id": METTE_ID}, None) == []
     with Session(e2e_engine) as session:
         assert [row.member.name for row in team_members(session=session, team_id=team_id)] == [
             "Lise"

@@ -179,3 +179,19 @@ def test_resident_changes_are_audited_without_the_alias(session: Session) -> Non
     logged = json.dumps([[entry.action, entry.actor, entry.detail] for entry in entries])
     for word in ["Hemmelig", "Skjult", "Hr.", "Fru"]:
         assert word not in logged
+
+
+def test_danish_letters_are_compared_without_case_on_both_databases(session: Session) -> None:
+    team = make_team(session=session)
+    first = add_resident(
+        session=session, team_id=id_of(team), alias="Fru Ø, stue 3", actor_member_id=ACTOR
+    )
+    with pytest.raises(AliasTaken):
+        add_resident(
+            session=session, team_id=id_of(team), alias="fru ø, STUE 3", actor_member_id=ACTOR
+        )
+    deactivate_resident(session=session, resident=first, actor_member_id=ACTOR)
+    again = add_resident(
+        session=session, team_id=id_of(team), alias="FRU Ø, stue 3", actor_member_id=ACTOR
+    )
+    assert again.id == first.id and again.active
