@@ -10,13 +10,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
 from storage.db import UTCDateTime, utcnow
 
 ALIAS_MAX_LENGTH = 60
 NAME_MAX_LENGTH = 120
+NOTE_MAX_LENGTH = 1000
+DEFAULT_DAY_START = 7 * 60
+DEFAULT_EVENING_START = 15 * 60
+DEFAULT_NIGHT_START = 23 * 60
 
 # Every constraint gets a predictable name, the same on SQLite and PostgreSQL, so a
 # migration can drop or alter it by name (SQLite's batch mode cannot address unnamed ones).
@@ -34,6 +39,37 @@ class Role(StrEnum):
 
     STAFF = "staff"
     LEAD = "lead"
+
+
+class Shift(StrEnum):
+    """The shift (vagtlag) a note was written in, derived from the team's pattern."""
+
+    DAY = "day"
+    EVENING = "evening"
+    NIGHT = "night"
+
+
+class Expression(StrEnum):
+    """How the resident showed what mattered."""
+
+    VERBAL = "verbal"
+    NONVERBAL = "nonverbal"
+
+
+class Marker(StrEnum):
+    """The quality compass markers a micro-moment can be tagged with (at most three)."""
+
+    SAFETY = "tryghed"
+    PRESENCE = "naervaer"
+    RESPECT = "respekt"
+    SELF_DETERMINATION = "selvbestemmelse"
+    HOMELINESS = "hjemlighed"
+    EVERYDAY_LIFE = "hverdagsliv"
+    PROFESSIONALISM = "professionalisme"
+    HEALTH = "sundhed"
+    SELF_RELIANCE = "selvhjulpenhed"
+    CONTINUITY = "kontinuitet"
+    COHERENCE = "sammenhaeng"
 
 
 class SiteKind(StrEnum):
@@ -68,6 +104,19 @@ class Team(SQLModel, table=True):
     site_id: int = Field(foreign_key="site.id", index=True)
     name: str = Field(max_length=NAME_MAX_LENGTH)
     created_at: datetime = _utc_column()
+    # The team's shift pattern, as minutes after local midnight (default 07, 15, 23).
+    day_starts_at: int = Field(
+        default=DEFAULT_DAY_START, sa_column_kwargs={"server_default": str(DEFAULT_DAY_START)}
+    )
+    evening_starts_at: int = Field(
+        default=DEFAULT_EVENING_START,
+        sa_column_kwargs={"server_default": str(DEFAULT_EVENING_START)},
+    )
+    night_starts_at: int = Field(
+        default=DEFAULT_NIGHT_START, sa_column_kwargs={"server_default": str(DEFAULT_NIGHT_START)}
+    )
+    # Delete the member's messages and the bot's prompts after a note is saved.
+    chat_hygiene: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
 
 
 # A person using the bot (staff, lead or both), known by their Telegram id.
@@ -148,3 +197,39 @@ class Conversation(SQLModel, table=True):
     state: str = Field(max_length=60)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = _utc_column()
+
+
+# A micro-moment: what mattered to a resident, noted by a member of the team.
+# Either text (at most NOTE_MAX_LENGTH characters) or a voice message by file id.
+class Note(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_note_team_created", "team_id", "created_at"),
+        Index("ix_note_team_resident_created", "team_id", "resident_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id")
+    resident_id: int = Field(foreign_key="resident.id")
+    # None once the author is erased and the site keeps their notes anonymously.
+    author_member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    created_at: datetime = _utc_column()
+    edited_at: datetime | None = _utc_column(nullable=True)
+    shift: str = Field(max_length=10)
+    expression: str = Field(default=Expression.VERBAL, max_length=10)
+    text: str | None = Field(default=None, sa_type=Text)
+    voice_file_id: str | None = Field(default=None, max_length=200)
+    voice_duration: int | None = None
+    # "Take it to the team": the note goes on the next reflection meeting's agenda.
+    for_team: bool = False
+
+
+# One quality compass marker on one note; team and resident are repeated so the
+# resident card counts markers from this table alone.
+class NoteMarker(SQLModel, table=True):
+    __tablename__ = "note_marker"
+    __table_args__ = (Index("ix_note_marker_team_resident", "team_id", "resident_id", "marker"),)
+
+    note_id: int = Field(foreign_key="note.id", primary_key=True)
+    marker: str = Field(max_length=20, primary_key=True)
+    team_id: int = Field(foreign_key="team.id")
+    resident_id: int = Field(foreign_key="resident.id")
