@@ -20,6 +20,7 @@ return the next state (``None`` to stay, ``END`` to finish).
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -216,7 +217,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
             conversation = None
         flow = self.flows.get(conversation.flow) if conversation else None
         state = conversation.state if conversation else None
-        context.flow_data = dict(conversation.data) if conversation and flow else {}
+        context.flow_data = copy.deepcopy(conversation.data) if conversation and flow else {}
         context.flow_name = flow.name if flow is not None else None
 
         # Commands that work from anywhere, for anyone (/start, /help, /cancel, /language).

@@ -23,6 +23,7 @@ class Command:
 
 
 MEMBER_COMMANDS = (
+    Command("note", N_("Note a micro-moment")),
     Command("residents", N_("The team's residents")),
     Command("team", N_("Your team, and switching team")),
     Command("invite", N_("Invite staff to the team"), lead_only=True),

@@ -28,6 +28,7 @@ from flows import guard
 from flows.engine import END, StemmeContext, respond
 from flows.i18n import LANGUAGES, N_, Texts, texts
 from flows.menu import ADMIN_COMMANDS, commands_for, set_member_menu
+from flows.micromoment import BUTTON_LABEL, note_keyboard
 from storage.directory import (
     InviteProblem,
     InviteRejected,
@@ -173,6 +174,15 @@ async def _join(update: Update, context: StemmeContext, code: str, language: str
         ).format(team=joined.team.name, name=user.first_name, role=role)
     logger.info("Member %s joined team %s", joined.member.id, joined.team.id)
     await respond(update, text)
+    chat = update.effective_chat
+    if chat is not None:
+        await chat.send_message(
+            _(
+                'Whenever something mattered to a resident, press "{button}" below, or just '
+                "write or speak it to me: I will offer to save it as a micro-moment."
+            ).format(button=_(BUTTON_LABEL)),
+            reply_markup=note_keyboard(context.texts),
+        )
     await set_member_menu(
         context.bot, chat_id=user.id, is_lead=context.is_lead, texts=context.texts
     )

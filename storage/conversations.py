@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, select
 
 from storage.db import utcnow
@@ -40,7 +42,10 @@ def save(
         )
     conversation.flow = flow
     conversation.state = state
-    conversation.data = dict(data)
+    # A deep, JSON-clean copy, flagged as changed: lists inside the data are often changed
+    # in place, and an equal-looking value would otherwise not be written at all.
+    conversation.data = json.loads(json.dumps(data))
+    flag_modified(conversation, "data")
     conversation.updated_at = utcnow()
     session.add(conversation)
     session.flush()

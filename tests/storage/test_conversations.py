@@ -101,3 +101,28 @@ def test_a_conversation_can_be_loaded_with_a_row_lock(session: Session) -> None:
 
     assert locked is not None
     assert (locked.telegram_id, locked.chat_id) == (USER, GROUP_CHAT)
+
+
+def test_data_changed_in_place_is_still_saved(session: Session) -> None:
+    """A list inside the data, appended to in place, reaches the database."""
+    data: dict[str, object] = {"markers": ["tryghed"]}
+    conversations.save(
+        session=session, telegram_id=7, chat_id=7, flow="note", state="note.details", data=data
+    )
+    session.commit()
+    loaded = conversations.load(session=session, telegram_id=7, chat_id=7)
+    assert loaded is not None
+    markers = loaded.data["markers"]
+    markers.append("respekt")
+    conversations.save(
+        session=session,
+        telegram_id=7,
+        chat_id=7,
+        flow="note",
+        state="note.details",
+        data=loaded.data,
+    )
+    session.commit()
+    session.expire_all()
+    reloaded = conversations.load(session=session, telegram_id=7, chat_id=7)
+    assert reloaded is not None and reloaded.data["markers"] == ["tryghed", "respekt"]
