@@ -13,7 +13,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from bot import logs
 from bot.config import Settings
 from bot.errors import handle_error
-from flows import admin, guard, micromoment, onboarding, residents, team
+from flows import admin, guard, micromoment, moments, onboarding, residents, settings, team
 from flows.engine import SERVICES_KEY, Router, Services, StemmeContext, register
 from flows.i18n import LANGUAGES, texts
 from flows.menu import set_default_menus
@@ -38,6 +38,8 @@ def build_router() -> Router:
             residents.build_flow(),
             team.build_flow(),
             team.build_invite_flow(),
+            moments.build_flow(),
+            settings.build_flow(),
             admin.build_flow(),
             # Last: its fast path takes any plain text or voice outside a flow.
             micromoment.build_flow(),

@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_skeleton, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -84,6 +84,10 @@ class Texts:
         if isinstance(day, datetime):
             day = self.local(day).date()
         return format_date(day, "long", locale=self.babel_locale)
+
+    def short_day(self, moment: datetime) -> str:
+        """Formats a short date for lists, e.g. "24. nov." or "24 Nov"."""
+        return format_skeleton("MMMd", self.local(moment), locale=self.babel_locale)
 
     def clock(self, moment: datetime) -> str:
         """Formats a time of day, e.g. "14:00"."""

@@ -24,9 +24,12 @@ class Command:
 
 MEMBER_COMMANDS = (
     Command("note", N_("Note a micro-moment")),
+    Command("moments", N_("The team's micro-moments")),
+    Command("card", N_("What matters to a resident")),
     Command("residents", N_("The team's residents")),
     Command("team", N_("Your team, and switching team")),
     Command("invite", N_("Invite staff to the team"), lead_only=True),
+    Command("settings", N_("Shift times and chat hygiene"), lead_only=True),
     Command("language", N_("Change language")),
     Command("help", N_("What I can do for you")),
     Command("cancel", N_("Stop what you are doing")),

@@ -17,7 +17,12 @@ from flows.i18n import LOCALE_DIR, catalog, texts
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 # Sentences that are the same word in both languages, or CLDR patterns.
-SAME_IN_DANISH = {"{count} person", "Link: {link}", "Teams:"}
+SAME_IN_DANISH = {
+    "{count} person",
+    "Link: {link}",
+    "Teams:",
+    "#{number} · {when} · {shift} · {author}",
+}
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -255,3 +255,118 @@ async def test_a_resident_deactivated_mid_note_and_a_removed_member(
     reaction = await mette.press("Gem ✔")
     assert "invitationslink" in (reaction.alert or "")
     assert len(_notes(e2e_engine)) == 1
+
+
+async def _note(user: EmuUser, alias: str, text: str, *markers: str) -> int:
+    await user.send("/note")
+    await user.press(alias)
+    await user.send(text)
+    for marker in markers:
+        await user.press(marker)
+    reaction = await user.press("Gem ✔")
+    return int(reaction.text.split("#", 1)[1].split()[0])
+
+
+async def test_moments_and_the_card_show_the_team_its_own_notes_only(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    _team_id, _lise, omar = await _team_with_residents(
+        emulator, admin, "Fru H., stue 12", "Hr. J., stue 3"
+    )
+    first = await _note(omar, "Fru H., stue 12", "Hun smilede ved kaffen.", "Nærvær", "Hjemlighed")
+    await _note(omar, "Fru H., stue 12", "Hun ville selv vælge tøj.", "Selvbestemmelse", "Nærvær")
+    await _note(omar, "Hr. J., stue 3", "Han sang med på radioen.")
+
+    reaction = await omar.send("/moments")
+    assert "Teamets mikroøjeblikke (3), nyeste først" in reaction.text
+    text = reaction.text
+    assert text.index("Han sang med") < text.index("selv vælge tøj") < text.index("kaffen")
+    assert "Omar" in text and "Fru H., stue 12 — Nærvær, Hjemlighed" in text
+
+    reaction = await omar.send("/card")
+    reaction = await omar.press("Fru H., stue 12")
+    card = reaction.text
+    assert card.startswith("Det betyder noget for Fru H., stue 12\n2 mikroøjeblikke")
+    assert "Nærvær · 2" in card and "Hjemlighed · 1" in card and "Selvbestemmelse · 1" in card
+    assert card.index("Nærvær · 2") < card.index("Hjemlighed · 1")
+    assert "Han sang" not in card
+    assert len(card) < 1000, "the card fits a phone screen"
+
+    # Another team's lead sees none of it, and forged buttons do nothing.
+    _other_id, other_code = _setup_team(admin, "Team Nord")
+    karen, _ = await _join(emulator, METTE_ID, "Karen", other_code, "da")
+    reaction = await karen.send("/moments")
+    assert "Teamets mikroøjeblikke (0)" in reaction.text and "kaffen" not in reaction.text
+    with Session(e2e_engine) as session:
+        resident_id = session.exec(select(Note.resident_id).where(Note.id == first)).one()
+    for data in (
+        f"mom:del!:{first}",
+        f"mom:edit:{first}",
+        f"mom:play:{first}",
+        f"card:res:{resident_id}",
+        f"mom:res:{resident_id}",
+    ):
+        reaction = await karen.press_data(data)
+        assert reaction.alert == "Den knap er ikke længere aktiv. Intet blev ændret.", data
+        assert "kaffen" not in reaction.text
+    assert len(_notes(e2e_engine)) == 3
+
+
+async def test_the_author_edits_within_24_hours_and_not_after(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    _team_id, lise, omar = await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    number = await _note(omar, "Fru H., stue 12", "Hun ville have te.", "Tryghed")
+    await omar.send("/moments")
+    reaction = await omar.press(f"✏️ #{number}")
+    assert f"Du ændrer #{number}" in reaction.text
+    await omar.press("Respekt")
+    reaction = await omar.send("Hun ville have te med honning.")
+    assert f"Ændret ✔ mikroøjeblik #{number}" in reaction.text
+    [(note, markers)] = _notes(e2e_engine)
+    assert note.text == "Hun ville have te med honning." and note.edited_at is not None
+    assert markers == ["respekt", "tryghed"]
+
+    with Session(e2e_engine) as session:
+        stored = session.get(Note, number)
+        assert stored is not None
+        stored.created_at = stored.created_at - timedelta(hours=25)
+        session.add(stored)
+        session.commit()
+    reaction = await omar.press_data(f"mom:edit:{number}")
+    assert "kun ændres af den, der skrev det, og kun i 24 timer" in (reaction.alert or "")
+    reaction = await omar.press_data(f"mom:del!:{number}")
+    assert "kun i 24 timer" in (reaction.alert or "")
+    assert len(_notes(e2e_engine)) == 1
+
+    await lise.send("/moments")
+    await lise.press(f"🗑 #{number}")
+    reaction = await lise.press("Ja, slet")
+    assert f"Mikroøjeblik #{number} er slettet" in reaction.text
+    assert _notes(e2e_engine) == []
+
+
+async def test_a_lead_changes_shift_times_and_turns_chat_hygiene_off(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    _team_id, lise, omar = await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    reaction = await omar.send("/settings")
+    assert "Det kan kun teamlederen" in reaction.text
+    reaction = await lise.send("/settings")
+    assert "Vagter: dag fra 07:00, aften fra 15:00, nat fra 23:00" in reaction.text
+    await lise.press("Skift vagttider")
+    reaction = await lise.send("25 15 23")
+    assert "Jeg kunne ikke læse tre tidspunkter" in reaction.text
+    # Every hour of the day is the day shift now, whenever this test runs.
+    reaction = await lise.send("00:00 23:58 23:59")
+    assert "Vagttider gemt ✔" in reaction.text
+    reaction = await lise.press("Slå oprydning fra")
+    assert "fra: beskederne bliver i chatten" in reaction.text
+
+    await _note(omar, "Fru H., stue 12", "Hun nynnede.")
+    [(note, _markers)] = _notes(e2e_engine)
+    local_minute = note.created_at.astimezone(COPENHAGEN)
+    if (local_minute.hour, local_minute.minute) < (23, 58):
+        assert note.shift == "day"
+    visible = " ".join(message.text or "" for message in omar.chat_messages())
+    assert "Hun nynnede." in visible, "with chat hygiene off the text stays in the chat"
