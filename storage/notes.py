@@ -175,12 +175,14 @@ def edit_note(
     now = now or utcnow()
     if not can_edit(note, member_id=member_id, now=now):
         raise NoteLocked(note.id)
+    # Check everything before changing anything, so a refused edit leaves the note as it was.
+    chosen = _markers(markers) if markers is not None else None
     if text is not None:
         if note.text is None:
             raise ValueError("a voice note has no text to edit")
         note.text = clean_text(text)
-    if markers is not None:
-        _write_markers(session, note, _markers(markers))
+    if chosen is not None:
+        _write_markers(session, note, chosen)
     note.edited_at = now
     session.add(note)
     session.flush()
