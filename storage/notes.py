@@ -67,6 +67,8 @@ def set_chat_hygiene(*, session: Session, team: Team, enabled: bool) -> None:
 def clean_text(text: str) -> str:
     """Trims a note's text; refuses CPR numbers and texts over ``NOTE_MAX_LENGTH``."""
     text = refuse_cpr(text).strip()
+    if not text:
+        raise ValueError("a note's text cannot be empty")
     if len(text) > NOTE_MAX_LENGTH:
         raise NoteTooLong(len(text))
     return text

@@ -872,3 +872,18 @@ def test_another_teams_resident_has_no_card_here(session: Session) -> None:
 
     with pytest.raises(LookupError):
         resident_card(session=session, team_id=id_of(team), resident=theirs)
+
+
+def test_an_empty_text_is_not_a_note(session: Session) -> None:
+    team = make_team(session=session)
+    member = make_member(session=session, team=team).member
+    resident = make_resident(session=session, team=team)
+    with pytest.raises(ValueError):
+        add_note(
+            session=session,
+            team=team,
+            resident=resident,
+            author_member_id=id_of(member),
+            tz=ZoneInfo("Europe/Copenhagen"),
+            text="   ",
+        )
