@@ -370,3 +370,22 @@ async def test_a_lead_changes_shift_times_and_turns_chat_hygiene_off(
         assert note.shift == "day"
     visible = " ".join(message.text or "" for message in omar.chat_messages())
     assert "Hun nynnede." in visible, "with chat hygiene off the text stays in the chat"
+
+
+async def test_a_failed_delete_never_loses_the_note(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    omar = emulator.user(OMAR_ID, "Omar")
+    await omar.send("/note")
+    await omar.press("Fru H., stue 12")
+    await omar.send_document("plan.pdf")
+    await omar.send("Hun ville høre nyheder i radioen.")
+    emulator.fail_next(
+        "deleteMessages", error_code=400, description="Bad Request: message can't be deleted"
+    )
+    reaction = await omar.press("Gem ✔")
+    assert "Gemt ✔ mikroøjeblik #" in reaction.text
+    assert any(call.status == 400 for call in emulator.calls_for("deleteMessages"))
+    [(note, _markers)] = _notes(e2e_engine)
+    assert note.text == "Hun ville høre nyheder i radioen."
