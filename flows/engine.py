@@ -46,7 +46,7 @@ from bot.config import Settings
 from flows.i18n import Texts, texts
 from storage import conversations
 from storage.db import session_scope, utcnow
-from storage.directory import current_membership, get_member_by_telegram_id
+from storage.directory import resolve_member
 from storage.models import Conversation, Member, Membership, Role, Team
 
 logger = logging.getLogger(__name__)
@@ -142,6 +142,13 @@ class Gates:
     contains_cpr: Callable[[str], bool]
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """The user's conversation row as loaded in this update's session (``None``: none)."""
+
+    conversation: Conversation | None
+
+
 class Router(BaseHandler[Update, StemmeContext, None]):
     """Receives every update and runs it through the guard and the user's flow."""
 
@@ -208,13 +215,17 @@ class Router(BaseHandler[Update, StemmeContext, None]):
             return  # an edit is not a new answer; only its CPR check above applies
 
         conversation = None
-        if context.member is not None:
+        # Whether ``conversation`` is the user's row as it stands in this session (strangers'
+        # rows are not loaded; a step that makes them a member loads it when storing).
+        loaded = context.member is not None
+        if loaded:
             conversation = conversations.load(
                 session=session, telegram_id=user.id, chat_id=chat.id, lock=True
             )
         if conversation is not None and not self._still_current(conversation, context):
-            conversations.clear(session=session, telegram_id=user.id, chat_id=chat.id)
+            conversations.remove(session=session, conversation=conversation)
             conversation = None
+        current = Loaded(conversation) if loaded else None
         flow = self.flows.get(conversation.flow) if conversation else None
         state = conversation.state if conversation else None
         context.flow_data = copy.deepcopy(conversation.data) if conversation and flow else {}
@@ -226,7 +237,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
             if check is not None and check is not False:
                 result = await handler.handle_update(update, _application(context), check, context)
                 if result == END and conversation is not None:
-                    conversations.clear(session=session, telegram_id=user.id, chat_id=chat.id)
+                    conversations.remove(session=session, conversation=conversation)
                 return
 
         in_team = context.membership is not None
@@ -236,7 +247,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
                 if check is not None and check is not False:
                     if _is_command(update):
                         break  # a command starts its own flow below
-                    await self._run(update, context, flow, handler, check, session)
+                    await self._run(update, context, flow, handler, check, session, current)
                     return
 
         for candidate in self.flows.values():
@@ -253,7 +264,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
                     return
                 if flow is not None and candidate is not flow:
                     context.flow_data = {}
-                await self._run(update, context, candidate, handler, check, session)
+                await self._run(update, context, candidate, handler, check, session, current)
                 return
 
         if not in_team:
@@ -288,14 +299,10 @@ class Router(BaseHandler[Update, StemmeContext, None]):
         assert user is not None
         context.session = session
         context.is_admin = user.id in settings.admins
-        member = get_member_by_telegram_id(session=session, telegram_id=user.id)
+        member, context.membership, context.team = resolve_member(
+            session=session, telegram_id=user.id
+        )
         context.member = member if member is not None and member.active else None
-        context.membership = None
-        context.team = None
-        if context.member is not None:
-            current = current_membership(session=session, member=context.member)
-            if current is not None:
-                context.membership, context.team = current
         language = context.member.language if context.member else _telegram_language(user)
         context.texts = texts(language or settings.locale, settings.tz)
         context.flow_data = {}
@@ -309,8 +316,13 @@ class Router(BaseHandler[Update, StemmeContext, None]):
         handler: BaseHandler[Update, StemmeContext, Any],
         check: object,
         session: Session,
+        loaded: Loaded | None,
     ) -> None:
-        """Runs one step and stores where the conversation goes next."""
+        """Runs one step and stores where the conversation goes next.
+
+        ``loaded`` holds the user's conversation row as the router found it in this session
+        (``None``: not looked up, e.g. for a stranger); it is not loaded a second time.
+        """
         user = update.effective_user
         chat = update.effective_chat
         assert user is not None and chat is not None
@@ -320,10 +332,14 @@ class Router(BaseHandler[Update, StemmeContext, None]):
         )
         if context.member is None:
             return  # strangers never get a conversation row
+        if loaded is None:
+            loaded = Loaded(
+                conversations.load(session=session, telegram_id=user.id, chat_id=chat.id)
+            )
+        current = loaded.conversation
         if next_state == END:
-            conversations.clear(session=session, telegram_id=user.id, chat_id=chat.id)
+            conversations.remove(session=session, conversation=current)
             return
-        current = conversations.load(session=session, telegram_id=user.id, chat_id=chat.id)
         if next_state is None:
             if current is None or current.flow != flow.name:
                 return  # a one-shot entry point: nothing to continue
@@ -331,8 +347,9 @@ class Router(BaseHandler[Update, StemmeContext, None]):
         data = dict(context.flow_data)
         if context.team is not None:
             data[TEAM_KEY] = context.team.id
-        conversations.save(
+        conversations.write(
             session=session,
+            conversation=current,
             telegram_id=user.id,
             chat_id=chat.id,
             flow=flow.name,

@@ -35,7 +35,29 @@ def save(
     data: dict[str, Any],
 ) -> Conversation:
     """Stores the user's flow, state and collected data in this chat."""
-    conversation = load(session=session, telegram_id=telegram_id, chat_id=chat_id)
+    return write(
+        session=session,
+        conversation=load(session=session, telegram_id=telegram_id, chat_id=chat_id),
+        telegram_id=telegram_id,
+        chat_id=chat_id,
+        flow=flow,
+        state=state,
+        data=data,
+    )
+
+
+def write(
+    *,
+    session: Session,
+    conversation: Conversation | None,
+    telegram_id: int,
+    chat_id: int,
+    flow: str,
+    state: str,
+    data: dict[str, Any],
+) -> Conversation:
+    """Like ``save``, for a caller that has already loaded the user's conversation in this
+    session (``None``: there is none yet), so it is not loaded again."""
     if conversation is None:
         conversation = Conversation(
             telegram_id=telegram_id, chat_id=chat_id, flow=flow, state=state
@@ -54,7 +76,14 @@ def save(
 
 def clear(*, session: Session, telegram_id: int, chat_id: int) -> None:
     """Ends the user's conversation in this chat, if any."""
-    conversation = load(session=session, telegram_id=telegram_id, chat_id=chat_id)
+    remove(
+        session=session,
+        conversation=load(session=session, telegram_id=telegram_id, chat_id=chat_id),
+    )
+
+
+def remove(*, session: Session, conversation: Conversation | None) -> None:
+    """Ends a conversation the caller has already loaded in this session."""
     if conversation is not None:
         session.delete(conversation)
         session.flush()

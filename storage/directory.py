@@ -191,6 +191,39 @@ def current_membership(*, session: Session, member: Member) -> tuple[Membership,
     return membership, team
 
 
+def resolve_member(
+    *, session: Session, telegram_id: int
+) -> tuple[Member | None, Membership | None, Team | None]:
+    """Returns who is writing, in one query: the member with this Telegram id (active or
+    not) and, for an active member, the membership and team they work in now.
+
+    The same answer as ``get_member_by_telegram_id`` followed by ``current_membership``,
+    including its repair of a stale choice (the first other active team, by name, becomes
+    current). Membership and team are ``None`` for an inactive member or one in no team.
+    """
+    current_first = case((col(Membership.team_id) == col(Member.current_team_id), 0), else_=1)
+    row = session.exec(
+        select(Member, Membership, Team)
+        .outerjoin(
+            Membership,
+            (col(Membership.member_id) == col(Member.id)) & col(Membership.active).is_(True),
+        )
+        .outerjoin(Team, col(Team.id) == col(Membership.team_id))
+        .where(Member.telegram_id == telegram_id)
+        .order_by(current_first, col(Team.name))
+        .limit(1)
+    ).first()
+    if row is None:
+        return None, None, None
+    member, membership, team = row
+    if not member.active or membership is None or team is None:
+        return member, None, None
+    if member.current_team_id != team.id:
+        member.current_team_id = team.id
+        session.add(member)
+    return member, membership, team
+
+
 def switch_team(*, session: Session, member: Member, team_id: int) -> Team | None:
     """Makes ``team_id`` the member's current team if they are an active member of it."""
     for _membership, team in active_memberships(session=session, member_id=_id(member)):
