@@ -35,7 +35,7 @@ from telegram import (
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.engine import END, Flow, States, StemmeContext, alert, respond
+from flows.engine import END, Flow, States, StemmeContext, Step, alert, respond
 from flows.i18n import LANGUAGES, N_, Texts, texts
 from flows.pickers import resident_buttons
 from storage.models import ALIAS_MAX_LENGTH, NOTE_MAX_LENGTH, Expression, Marker, Resident
@@ -95,6 +95,18 @@ def note_keyboard(texts: Texts) -> ReplyKeyboardMarkup:
 def _button_labels() -> list[str]:
     utc = ZoneInfo("UTC")
     return sorted({texts(language, utc)._(BUTTON_LABEL) for language in LANGUAGES})
+
+
+PRIVATE = filters.ChatType.PRIVATE
+# The permanent keyboard's button: it always starts a new note, in every step.
+NOTE_BUTTON = filters.Regex("^(" + "|".join(_button_labels()) + ")$")
+# Typed text that is an answer: not a command and not the permanent button.
+FREE_TEXT = filters.TEXT & ~filters.COMMAND & ~NOTE_BUTTON & PRIVATE
+CONTENT = (FREE_TEXT | filters.VOICE) & PRIVATE
+# Anything else a member can send in a step (stickers, photos, files, locations).
+OTHER_INPUT = filters.ALL & ~filters.COMMAND & ~NOTE_BUTTON & ~CONTENT & PRIVATE
+DELETE_BATCH = 100  # Telegram deletes at most 100 messages per call
+STORY_LENGTH = 30  # typed text this long that names no resident is a story, not a search
 
 
 # ------------------------------------------------------------------ helpers
@@ -180,34 +192,59 @@ async def _ask_resident(
 # ------------------------------------------------------------------ steps
 
 
+def _fresh(context: StemmeContext) -> None:
+    """Starts the flow data afresh, keeping the messages still to be tidied."""
+    context.flow_data = {"msgs": list(context.flow_data.get("msgs", []))}
+
+
 async def start(update: Update, context: StemmeContext) -> str | None:
     """Starts a note: asks which resident it is about."""
-    context.flow_data = {}
+    _fresh(context)
     return await _ask_resident(update, context)
 
 
 async def fast_path(update: Update, context: StemmeContext) -> str | None:
     """Keeps text or voice sent outside any flow and offers to save it as a micro-moment."""
-    context.flow_data = {}
+    _fresh(context)
     message = update.effective_message
     assert message is not None
     if not _take_content(update, context):
         return END
     _track(context, message)
-    return await _ask_resident(update, context)
+    return await _after_content(update, context)
 
 
 async def page(update: Update, context: StemmeContext) -> str | None:
-    """Shows another page of residents."""
+    """Shows another page of residents (of the search, if there is one)."""
     assert context.matches
-    return await _ask_resident(update, context, page=int(context.matches[0].group(1)))
+    return await _ask_resident(
+        update,
+        context,
+        page=int(context.matches[0].group(1)),
+        query=context.flow_data.get("query"),
+    )
 
 
 async def search(update: Update, context: StemmeContext) -> str | None:
     """Filters the residents by what the member typed."""
     message = update.effective_message
     assert message is not None and message.text is not None
-    return await _ask_resident(update, context, query=message.text.strip()[:ALIAS_MAX_LENGTH])
+    typed = message.text.strip()
+    is_story = len(typed) >= STORY_LENGTH or len(typed) > ALIAS_MAX_LENGTH
+    if not _has_content(context) and is_story and not _ordered_residents(context, typed):
+        # A story typed before choosing the resident: keep it, do not treat it as a search.
+        _take_content(update, context)
+        _track(context, message)
+        return await _after_content(update, context)
+    context.flow_data["query"] = typed[:ALIAS_MAX_LENGTH]
+    return await _ask_resident(update, context, query=context.flow_data["query"])
+
+
+async def content_at_resident(update: Update, context: StemmeContext) -> str | None:
+    """Keeps a voice message sent while choosing the resident, and asks again."""
+    _take_content(update, context)
+    _track(context, update.effective_message)
+    return await _after_content(update, context)
 
 
 async def choose_resident(update: Update, context: StemmeContext) -> str | None:
@@ -321,9 +358,16 @@ async def receive_content(update: Update, context: StemmeContext) -> str | None:
     assert message is not None
     _take_content(update, context)
     _track(context, message)
+    return await _after_content(update, context)
+
+
+async def _after_content(update: Update, context: StemmeContext) -> str:
+    """With content in hand: shorten it if too long, else ask what is still missing."""
     text = context.flow_data.get("text")
     if text is not None and len(text.strip()) > NOTE_MAX_LENGTH:
         return await _too_long(update, context, text)
+    if "resident_id" not in context.flow_data:
+        return await _ask_resident(update, context)
     return await _ask_details(update, context)
 
 
@@ -362,14 +406,17 @@ async def trim(update: Update, context: StemmeContext) -> str | None:
         )
         return None
     context.flow_data["text"] = text.strip()[:NOTE_MAX_LENGTH]
-    return await _ask_details(update, context)
+    return await _after_content(update, context)
 
 
 def _details_text(context: StemmeContext) -> str:
     _ = context.texts._
     data = context.flow_data
     if "voice" in data:
-        content = _("Voice message, {seconds} seconds").format(seconds=data["voice"]["duration"])
+        seconds = int(data["voice"]["duration"])
+        content = context.texts.ngettext(
+            "Voice message, {seconds} second", "Voice message, {seconds} seconds", seconds
+        ).format(seconds=seconds)
     else:
         content = _short(data.get("text", ""), 200)
     return _(
@@ -492,11 +539,14 @@ async def save(update: Update, context: StemmeContext) -> str | None:
         )
     except NoteTooLong:
         return await _too_long(update, context, str(data.get("text", "")))
+    # Committed before the chat is tidied and the confirmation sent, so a failure in
+    # either can never undo a note the user was told is saved.
+    context.session.commit()
     logger.info("Note %s saved for team %s", note.id, team.id)
     if update.callback_query is not None:
         _track(context, update.effective_message)
     if team.chat_hygiene:
-        await _tidy(update, context)
+        await tidy(update, context)
     chat = update.effective_chat
     assert chat is not None
     if update.callback_query is not None:
@@ -505,20 +555,49 @@ async def save(update: Update, context: StemmeContext) -> str | None:
     confirmation = _("Saved ✔ micro-moment #{number}").format(number=note.id) + (
         "\n" + _("It goes on the team's next meeting.") if note.for_team else ""
     )
-    await chat.send_message(confirmation, reply_markup=note_keyboard(context.texts))
+    try:
+        await chat.send_message(confirmation, reply_markup=note_keyboard(context.texts))
+    except TelegramError as error:
+        logger.warning("Note %s saved, confirmation not sent: %s", note.id, type(error).__name__)
     return END
 
 
-async def _tidy(update: Update, context: StemmeContext) -> None:
-    """Deletes this flow's messages; a failure is logged and never loses the note."""
+async def tidy(update: Update, context: StemmeContext) -> None:
+    """Deletes this flow's messages; a failure is logged and never loses anything."""
     chat = update.effective_chat
-    ids = [int(i) for i in context.flow_data.get("msgs", [])]
+    ids = sorted({int(i) for i in context.flow_data.get("msgs", [])})
     if chat is None or not ids:
         return
-    try:
-        await context.bot.delete_messages(chat.id, ids)
-    except TelegramError as error:
-        logger.info("Could not tidy %s messages after a note: %s", len(ids), type(error).__name__)
+    for start_at in range(0, len(ids), DELETE_BATCH):
+        batch = ids[start_at : start_at + DELETE_BATCH]
+        try:
+            await context.bot.delete_messages(chat.id, batch)
+        except TelegramError as error:
+            logger.info("Could not tidy %s messages: %s", len(batch), type(error).__name__)
+    context.flow_data["msgs"] = []
+
+
+HINTS = {
+    "note.resident": N_("Choose the resident with the buttons above, or type part of the name."),
+    "note.new_resident": N_("Write the resident's alias as text, or send /cancel to stop."),
+    "note.content": N_(
+        "Write what happened as text, or send a voice message. Stickers, photos and files "
+        "cannot be saved."
+    ),
+    "note.details": N_(
+        "Choose markers with the buttons above and press Save, or send /cancel to stop."
+    ),
+}
+
+
+def _hint_for(state: str) -> Step:
+    async def hint(update: Update, context: StemmeContext) -> str | None:
+        """Answers input that does not fit this step; both messages are tidied later."""
+        _track(context, update.effective_message)
+        await _say(update, context, context.texts._(HINTS[state]), edit=False)
+        return None
+
+    return hint
 
 
 def _short(text: str, limit: int) -> str:
@@ -528,53 +607,43 @@ def _short(text: str, limit: int) -> str:
 
 # ------------------------------------------------------------------ wiring
 
-PRIVATE = filters.ChatType.PRIVATE
-TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
-
 
 def build_flow() -> Flow:
     """The micro-moment flow, with the fast path for plain text and voice."""
-    label = filters.Regex("^(" + "|".join(_button_labels()) + ")$")
     return Flow(
         name="note",
         entry_points=[
             CommandHandler("note", start, filters=PRIVATE),
-            MessageHandler(label & PRIVATE, start),
-            MessageHandler((filters.TEXT & ~filters.COMMAND | filters.VOICE) & PRIVATE, fast_path),
+            MessageHandler(NOTE_BUTTON & PRIVATE, start),
+            MessageHandler(CONTENT, fast_path),
         ],
         states={
             State.RESIDENT: [
                 CallbackQueryHandler(page, pattern=r"^note:res:page:(\d{1,4})$"),
                 CallbackQueryHandler(choose_resident, pattern=r"^note:res:(\d{1,9})$"),
                 CallbackQueryHandler(ask_new_resident, pattern=r"^note:newres$"),
-                MessageHandler(label & PRIVATE, start),
-                MessageHandler(TEXT, search),
+                MessageHandler(FREE_TEXT, search),
+                MessageHandler(filters.VOICE & PRIVATE, content_at_resident),
+                MessageHandler(OTHER_INPUT, _hint_for(State.RESIDENT)),
             ],
-            State.NEW_RESIDENT: [MessageHandler(TEXT, store_new_resident)],
+            State.NEW_RESIDENT: [
+                MessageHandler(FREE_TEXT, store_new_resident),
+                MessageHandler(OTHER_INPUT | filters.VOICE, _hint_for(State.NEW_RESIDENT)),
+            ],
             State.CONTENT: [
                 CallbackQueryHandler(trim, pattern=r"^note:trim$"),
-                MessageHandler(
-                    (filters.TEXT & ~filters.COMMAND | filters.VOICE) & PRIVATE, receive_content
-                ),
+                MessageHandler(CONTENT, receive_content),
+                MessageHandler(OTHER_INPUT, _hint_for(State.CONTENT)),
             ],
             State.DETAILS: [
                 CallbackQueryHandler(toggle_marker, pattern=r"^note:mk:(\w{1,20})$"),
                 CallbackQueryHandler(set_expression, pattern=r"^note:expr:(verbal|nonverbal)$"),
                 CallbackQueryHandler(toggle_team, pattern=r"^note:team$"),
                 CallbackQueryHandler(save, pattern=r"^note:save$"),
+                # New text or voice replaces the content; resident and markers stay.
+                MessageHandler(CONTENT, receive_content),
+                MessageHandler(OTHER_INPUT, _hint_for(State.DETAILS)),
             ],
         },
-        hints={
-            State.RESIDENT: N_(
-                "Choose the resident with the buttons above, or type part of the name."
-            ),
-            State.NEW_RESIDENT: N_("Write the resident's alias as text, or send /cancel to stop."),
-            State.CONTENT: N_(
-                "Write what happened as text, or send a voice message. Stickers, "
-                "photos and files cannot be saved."
-            ),
-            State.DETAILS: N_(
-                "Choose markers with the buttons above and press Save, or send /cancel to stop."
-            ),
-        },
+        hints=HINTS,
     )

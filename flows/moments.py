@@ -24,14 +24,13 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from flows.engine import END, Flow, States, StemmeContext, alert, respond
 from flows.guard import stale_button
 from flows.i18n import N_, Texts
-from flows.micromoment import marker_label
+from flows.micromoment import FREE_TEXT, marker_label, note_keyboard, tidy
 from flows.pickers import resident_buttons
 from storage.directory import get_member
 from storage.models import NOTE_MAX_LENGTH, Marker, Note
 from storage.notes import (
     MAX_MARKERS,
     NoteLocked,
-    NoteTooLong,
     can_edit,
     count_notes,
     delete_note,
@@ -46,8 +45,7 @@ from storage.residents import get_team_resident, list_residents
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 5
-EXAMPLE_LENGTH = 70
-CARD_MARKERS = 6
+EXAMPLE_LENGTH = 50
 
 
 class State(States):
@@ -254,13 +252,20 @@ def _edit_markup(context: StemmeContext, note: Note, chosen: list[str]) -> Inlin
         for marker in Marker
     ]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    rows.append([InlineKeyboardButton(context.texts._("Done"), callback_data="mom:page:0:0")])
+    last = [InlineKeyboardButton(context.texts._("Done"), callback_data="mom:page:0:0")]
+    if note.text is not None:
+        last.insert(
+            0,
+            InlineKeyboardButton(
+                context.texts._("✏️ Change the text"), callback_data=f"mom:text:{note.id}"
+            ),
+        )
+    rows.append(last)
     return InlineKeyboardMarkup(rows)
 
 
 async def start_edit(update: Update, context: StemmeContext) -> str | None:
     """Offers to change the note's markers, and its text if it has one."""
-    _ = context.texts._
     member, _membership, _team = context.require_member()
     note = _note_from_button(context)
     if note is None:
@@ -269,24 +274,46 @@ async def start_edit(update: Update, context: StemmeContext) -> str | None:
     if not can_edit(note, member_id=member.id or 0):
         await _locked(update, context)
         return END
+    await _show_edit(update, context, note)
+    return END
+
+
+async def _show_edit(update: Update, context: StemmeContext, note: Note) -> None:
     chosen = markers_of(session=context.session, note_ids=[note.id or 0]).get(note.id or 0, [])
-    if note.text is not None:
-        text = _(
-            "Changing #{number}. Send the new text, or change the markers with the buttons."
-        ).format(number=note.id)
-        context.flow_data = {"note_id": note.id}
-        await respond(
-            update,
-            text + "\n\n" + _content(context.texts, note, 1000),
-            _edit_markup(context, note, chosen),
-        )
-        return State.EDIT_TEXT
     await respond(
         update,
-        _("Changing #{number}: change the markers with the buttons.").format(number=note.id),
+        context.texts._("Changing #{number}: change the markers with the buttons.").format(
+            number=note.id
+        )
+        + "\n\n"
+        + _content(context.texts, note, 300),
         _edit_markup(context, note, chosen),
     )
-    return END
+
+
+async def ask_text(update: Update, context: StemmeContext) -> str | None:
+    """Asks for the new text of the member's own note."""
+    member, _membership, _team = context.require_member()
+    note = _note_from_button(context)
+    if note is None or note.text is None:
+        await stale_button(update, context)
+        return END
+    if not can_edit(note, member_id=member.id or 0):
+        await _locked(update, context)
+        return END
+    message = await respond(
+        update,
+        context.texts._("Send the new text for #{number}. (/cancel to keep the old one)").format(
+            number=note.id
+        ),
+    )
+    context.flow_data = {"note_id": note.id, "msgs": _message_ids(update, message)}
+    return State.EDIT_TEXT
+
+
+def _message_ids(update: Update, *messages: object) -> list[int]:
+    ids = [getattr(m, "message_id", None) for m in (update.effective_message, *messages)]
+    return sorted({i for i in ids if isinstance(i, int)})
 
 
 async def toggle_marker(update: Update, context: StemmeContext) -> str | None:
@@ -317,20 +344,58 @@ async def toggle_marker(update: Update, context: StemmeContext) -> str | None:
     except NoteLocked:
         await _locked(update, context)
         return None
-    await respond(
-        update,
-        _("Changing #{number}: change the markers with the buttons.").format(number=note.id),
-        _edit_markup(context, note, chosen),
-    )
-    return None
+    await _show_edit(update, context, note)
+    return END
 
 
 async def store_text(update: Update, context: StemmeContext) -> str | None:
-    """Replaces the text of the member's own note."""
-    _ = context.texts._
-    member, _membership, team = context.require_member()
+    """Replaces the text of the member's own note, then tidies the chat."""
     message = update.effective_message
     assert message is not None and message.text is not None
+    context.flow_data["msgs"] = sorted({*context.flow_data.get("msgs", []), message.message_id})
+    if len(message.text.strip()) > NOTE_MAX_LENGTH:
+        context.flow_data["draft"] = message.text
+        return await _edit_too_long(update, context, message.text)
+    return await _apply_text(update, context, message.text)
+
+
+async def trim_text(update: Update, context: StemmeContext) -> str | None:
+    """Uses the first 1,000 characters of the over-long new text."""
+    draft = context.flow_data.get("draft")
+    if not draft:
+        await stale_button(update, context)
+        return None
+    return await _apply_text(update, context, draft.strip()[:NOTE_MAX_LENGTH])
+
+
+async def _edit_too_long(update: Update, context: StemmeContext, text: str) -> str | None:
+    _ = context.texts._
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Keep the first {limit} characters").format(limit=NOTE_MAX_LENGTH),
+                    callback_data="mom:trim",
+                )
+            ]
+        ]
+    )
+    reply = await respond(
+        update,
+        _(
+            "Your text has {length} characters; a micro-moment can have at most {limit}. I have "
+            "kept it: send a shorter version (you can copy it from your message above), or keep "
+            "the first {limit} characters."
+        ).format(length=len(text.strip()), limit=NOTE_MAX_LENGTH),
+        markup,
+    )
+    context.flow_data["msgs"] = sorted({*context.flow_data["msgs"], *_message_ids(update, reply)})
+    return None
+
+
+async def _apply_text(update: Update, context: StemmeContext, text: str) -> str | None:
+    _ = context.texts._
+    member, _membership, team = context.require_member()
     note = get_team_note(
         session=context.session,
         team_id=team.id or 0,
@@ -340,19 +405,21 @@ async def store_text(update: Update, context: StemmeContext) -> str | None:
         await respond(update, _("That micro-moment no longer exists."))
         return END
     try:
-        edit_note(session=context.session, note=note, member_id=member.id or 0, text=message.text)
+        edit_note(session=context.session, note=note, member_id=member.id or 0, text=text)
     except NoteLocked:
         await _locked(update, context)
         return END
-    except NoteTooLong:
-        await respond(
-            update,
-            _("A micro-moment can have at most {limit} characters. Send a shorter text.").format(
-                limit=NOTE_MAX_LENGTH
-            ),
+    context.session.commit()
+    if team.chat_hygiene:
+        await tidy(update, context)
+    chat = update.effective_chat
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    if chat is not None:
+        await chat.send_message(
+            _("Changed ✔ micro-moment #{number}").format(number=note.id),
+            reply_markup=note_keyboard(context.texts),
         )
-        return None
-    await respond(update, _("Changed ✔ micro-moment #{number}").format(number=note.id))
     return END
 
 
@@ -445,12 +512,18 @@ async def card(update: Update, context: StemmeContext) -> str | None:
             "{count} micro-moment", "{count} micro-moments", result.total
         ).format(count=result.total),
     ]
-    for marker, count in result.counts[:CARD_MARKERS]:
-        lines += ["", f"{marker_label(context.texts, marker)} · {count}"]
-        lines += [_example(context.texts, note) for note in result.latest.get(marker, [])]
+    shown: set[int] = set()
+    for marker, count in result.counts:
+        example = next(
+            (note for note in result.latest.get(marker, []) if note.id not in shown), None
+        )
+        line = f"{marker_label(context.texts, marker)} · {count}"
+        if example is not None:
+            shown.add(example.id or 0)
+            line += "\n" + _example(context.texts, example)
+        lines.append(line)
     if result.unmarked:
-        lines += ["", _("Without a marker")]
-        lines += [_example(context.texts, note) for note in result.unmarked]
+        lines.append(_("Without a marker") + "\n" + _example(context.texts, result.unmarked[0]))
     if result.total == 0:
         lines += ["", _("Nothing noted yet. Use /note or the Micro-moment button.")]
     markup = InlineKeyboardMarkup(
@@ -467,9 +540,6 @@ async def card(update: Update, context: StemmeContext) -> str | None:
     return END
 
 
-TEXT = filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE
-
-
 def build_flow() -> Flow:
     """Reading, the resident card, and editing one's own notes."""
     return Flow(
@@ -483,12 +553,18 @@ def build_flow() -> Flow:
             CallbackQueryHandler(resident_page, pattern=r"^mom:res:(\d{1,9})$"),
             CallbackQueryHandler(play, pattern=r"^mom:play:(\d{1,9})$"),
             CallbackQueryHandler(start_edit, pattern=r"^mom:edit:(\d{1,9})$"),
+            CallbackQueryHandler(ask_text, pattern=r"^mom:text:(\d{1,9})$"),
             CallbackQueryHandler(toggle_marker, pattern=r"^mom:mk:(\d{1,9}):(\w{1,20})$"),
             CallbackQueryHandler(confirm_delete, pattern=r"^mom:del:(\d{1,9})$"),
             CallbackQueryHandler(delete, pattern=r"^mom:del!:(\d{1,9})$"),
             CallbackQueryHandler(card_pick, pattern=r"^card:res:page:(\d{1,4})$"),
             CallbackQueryHandler(card, pattern=r"^card:res:(\d{1,9})$"),
         ],
-        states={State.EDIT_TEXT: [MessageHandler(TEXT, store_text)]},
+        states={
+            State.EDIT_TEXT: [
+                MessageHandler(FREE_TEXT, store_text),
+                CallbackQueryHandler(trim_text, pattern=r"^mom:trim$"),
+            ]
+        },
         hints={State.EDIT_TEXT: N_("Send the new text, or /cancel to keep the old one.")},
     )

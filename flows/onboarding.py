@@ -20,7 +20,7 @@ import logging
 import re
 
 from babel import Locale
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
@@ -28,7 +28,7 @@ from flows import guard
 from flows.engine import END, StemmeContext, respond
 from flows.i18n import LANGUAGES, N_, Texts, texts
 from flows.menu import ADMIN_COMMANDS, commands_for, set_member_menu
-from flows.micromoment import BUTTON_LABEL, note_keyboard
+from flows.micromoment import BUTTON_LABEL, note_keyboard, tidy
 from storage.directory import (
     InviteProblem,
     InviteRejected,
@@ -251,7 +251,10 @@ async def cancel(update: Update, context: StemmeContext) -> str | None:
         if context.flow_name is not None
         else _("There is nothing to stop.")
     )
-    await respond(update, text, ReplyKeyboardRemove() if update.callback_query is None else None)
+    if context.flow_name == "note" and context.team is not None and context.team.chat_hygiene:
+        await tidy(update, context)  # an abandoned draft leaves nothing in the chat
+    keyboard = note_keyboard(context.texts) if context.membership is not None else None
+    await respond(update, text, keyboard if update.callback_query is None else None)
     return END
 
 

@@ -21,6 +21,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from flows.engine import END, Flow, States, StemmeContext, alert, respond
 from flows.guard import leads_only
 from flows.i18n import N_
+from flows.micromoment import FREE_TEXT
 from flows.pickers import resident_buttons
 from storage.models import ALIAS_MAX_LENGTH, Resident
 from storage.residents import (
@@ -273,7 +274,7 @@ async def _done(update: Update, context: StemmeContext, outcome: str) -> str:
     return END
 
 
-TEXT = filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE
+TEXT = FREE_TEXT
 
 
 def build_flow() -> Flow:

@@ -19,6 +19,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from flows.engine import END, Flow, States, StemmeContext, respond
 from flows.guard import leads_only, stale_button
 from flows.i18n import N_
+from flows.micromoment import FREE_TEXT
 from storage.audit import record
 from storage.notes import set_chat_hygiene, set_shift_pattern
 
@@ -164,12 +165,6 @@ def build_flow() -> Flow:
             CallbackQueryHandler(ask_shifts, pattern=r"^set:shifts$"),
             CallbackQueryHandler(toggle_hygiene, pattern=r"^set:hygiene:(\d{1,9}):([01])$"),
         ],
-        states={
-            State.SHIFTS: [
-                MessageHandler(
-                    filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, store_shifts
-                )
-            ]
-        },
+        states={State.SHIFTS: [MessageHandler(FREE_TEXT, store_shifts)]},
         hints={State.SHIFTS: N_('Write the three times as text, e.g. "07 15 23", or /cancel.')},
     )

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.app import StemmeApplication
+from storage import conversations
 from storage.models import Note, NoteMarker, Resident
 from storage.residents import list_residents
 from tests.e2e.conftest import Admin
@@ -321,8 +322,14 @@ async def test_the_author_edits_within_24_hours_and_not_after(
     reaction = await omar.press(f"✏️ #{number}")
     assert f"Du ændrer #{number}" in reaction.text
     await omar.press("Respekt")
+    # A marker change ends the edit: plain text now is a new micro-moment, not an edit.
+    with Session(e2e_engine) as session:
+        assert conversations.load(session=session, telegram_id=OMAR_ID, chat_id=OMAR_ID) is None
+    await omar.press("✏️ Ret teksten")
     reaction = await omar.send("Hun ville have te med honning.")
     assert f"Ændret ✔ mikroøjeblik #{number}" in reaction.text
+    visible = " ".join(message.text or "" for message in omar.chat_messages())
+    assert "honning" not in visible, "the new text is tidied from the chat"
     [(note, markers)] = _notes(e2e_engine)
     assert note.text == "Hun ville have te med honning." and note.edited_at is not None
     assert markers == ["respekt", "tryghed"]
@@ -389,3 +396,120 @@ async def test_a_failed_delete_never_loses_the_note(
     assert any(call.status == 400 for call in emulator.calls_for("deleteMessages"))
     [(note, _markers)] = _notes(e2e_engine)
     assert note.text == "Hun ville høre nyheder i radioen."
+
+
+async def test_the_button_restarts_and_text_while_choosing_markers_replaces_the_content(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    omar = emulator.user(OMAR_ID, "Omar")
+    await omar.send("/note")
+    await omar.press("Fru H., stue 12")
+    reaction = await omar.send("Mikroøjeblik")
+    assert "Hvem handler det om?" in reaction.text, "the button starts afresh, it is no content"
+    await omar.press("Fru H., stue 12")
+    await omar.send("Hun ville have kaffe.")
+    await omar.press("Tryghed")
+    reaction = await omar.send("Hun ville have kaffe med mælk.")
+    assert "Fru H., stue 12: Hun ville have kaffe med mælk." in reaction.text
+    reaction = await omar.send_sticker()
+    assert "Vælg markører med knapperne ovenfor" in reaction.text
+    await omar.press("Gem ✔")
+    [(note, markers)] = _notes(e2e_engine)
+    assert note.text == "Hun ville have kaffe med mælk." and markers == ["tryghed"]
+    leftovers = [m for m in omar.chat_messages() if "Gemt ✔" not in (m.text or "")]
+    leftover_texts = [m.text for m in leftovers if m.text and m.text != "Mikroøjeblik"]
+    assert not any("kaffe" in text or "Vælg markører" in text for text in leftover_texts)
+    assert not any(m.raw.get("sticker") for m in leftovers), "the sticker is tidied too"
+
+
+async def test_a_search_pages_within_its_results_and_a_story_is_not_a_search(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    aliases = [f"Fru A{i:02d}" for i in range(10)] + ["Hr. B, stue 1", "Hr. C, stue 2"]
+    await _team_with_residents(emulator, admin, *aliases)
+    omar = emulator.user(OMAR_ID, "Omar")
+    await omar.send("/note")
+    reaction = await omar.send("Fru A")
+    assert reaction.messages[0].button_texts[:8] == [f"Fru A{i:02d}" for i in range(8)]
+    reaction = await omar.press("Næste ▶")
+    assert [t for t in reaction.edits[-1].button_texts if t.startswith(("Fru", "Hr"))] == [
+        "Fru A08",
+        "Fru A09",
+    ]
+    await omar.send("/cancel")
+
+    await omar.send("/note")
+    story = "Hr. B ville gerne sidde ved vinduet og se fuglene i dag."
+    reaction = await omar.send(story)
+    assert "Gem dette som et mikroøjeblik? Hvem handler det om?" in reaction.text
+    reaction = await omar.send("stue 1")
+    reaction = await omar.press("Hr. B, stue 1")
+    assert f"Hr. B, stue 1: {story}" in reaction.text
+
+
+async def test_cancel_keeps_the_button_and_tidies_the_draft(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    omar = emulator.user(OMAR_ID, "Omar")
+    await omar.send("/note")
+    await omar.press("Fru H., stue 12")
+    await omar.send("Hun græd lidt i morges.")
+    reaction = await omar.send("/cancel")
+    assert "Stoppet" in reaction.text
+    assert reaction.message.reply_keyboard == [["Mikroøjeblik"]]
+    visible = " ".join(message.text or "" for message in omar.chat_messages())
+    assert "græd" not in visible and "Fru H." not in visible
+    assert _notes(e2e_engine) == []
+
+
+async def test_an_over_long_text_on_the_fast_path_is_shortened_before_anything_else(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    omar = emulator.user(OMAR_ID, "Omar")
+    presses = _presses(omar)
+    reaction = await omar.send("Hun talte om sin mand. " * 60)
+    assert "Behold de første 1000 tegn" in reaction.text or reaction.messages[0].button_texts == [
+        "Behold de første 1000 tegn"
+    ]
+    reaction = await omar.press("Behold de første 1000 tegn")
+    assert "Hvem handler det om?" in reaction.text
+    await omar.press("Fru H., stue 12")
+    await omar.press("Nærvær")
+    await omar.press("Gem ✔")
+    assert presses["n"] == 4
+    [(note, _markers)] = _notes(e2e_engine)
+    assert len(note.text or "") == 1000
+
+
+async def test_the_card_counts_every_marker_and_shows_each_note_once(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    omar = emulator.user(OMAR_ID, "Omar")
+    labels = [
+        "Tryghed",
+        "Nærvær",
+        "Respekt",
+        "Selvbestemmelse",
+        "Hjemlighed",
+        "Hverdagsliv",
+        "Professionalisme",
+        "Sundhed",
+        "Selvhjulpenhed",
+        "Kontinuitet",
+        "Sammenhæng",
+    ]
+    for index in range(10):
+        chosen = labels[index % 11 : index % 11 + 2] or labels[:1]
+        await _note(omar, "Fru H., stue 12", f"Note nummer {index} om en lang dag. " * 3, *chosen)
+    await omar.send("/card")
+    reaction = await omar.press("Fru H., stue 12")
+    card = reaction.text
+    for label in labels:
+        assert f"{label} · " in card, label
+    assert len(card) < 1200 and card.count("\n") <= 26
+    examples = [line for line in card.splitlines() if line.startswith("  – ")]
+    assert len(examples) == len(set(examples)), "no note is shown twice"
