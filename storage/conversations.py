@@ -5,11 +5,31 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy.orm.attributes import flag_modified
-from sqlmodel import Session, select
+from sqlalchemy import bindparam, inspect, update
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, col, select
 
 from storage.db import utcnow
 from storage.models import Conversation
+
+# Built once: these run on every update, and building a statement costs more than running it.
+_LOAD = select(Conversation).where(
+    col(Conversation.telegram_id) == bindparam("telegram_id"),
+    col(Conversation.chat_id) == bindparam("chat_id"),
+)
+_LOAD_LOCKED = _LOAD.with_for_update()
+_UPDATE = (
+    update(Conversation)
+    .where(col(Conversation.id) == bindparam("conversation_id"))
+    .values(
+        flow=bindparam("flow"),
+        state=bindparam("state"),
+        data=bindparam("data"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+_WRITTEN = ("flow", "state", "data", "updated_at")
 
 
 def load(
@@ -17,12 +37,8 @@ def load(
 ) -> Conversation | None:
     """Returns the user's conversation in this chat; ``lock`` takes a row lock on PostgreSQL
     so two workers never advance the same conversation at once."""
-    query = select(Conversation).where(
-        Conversation.telegram_id == telegram_id, Conversation.chat_id == chat_id
-    )
-    if lock:
-        query = query.with_for_update()
-    return session.exec(query).first()
+    query = _LOAD_LOCKED if lock else _LOAD
+    return session.exec(query, params={"telegram_id": telegram_id, "chat_id": chat_id}).first()
 
 
 def save(
@@ -58,17 +74,31 @@ def write(
 ) -> Conversation:
     """Like ``save``, for a caller that has already loaded the user's conversation in this
     session (``None``: there is none yet), so it is not loaded again."""
+    # A deep, JSON-clean copy: lists inside the data are often changed in place.
+    clean = json.loads(json.dumps(data))
+    now = utcnow()
+    if conversation is not None and inspect(conversation).persistent:
+        # An existing row: one plain UPDATE, without the unit of work's change tracking,
+        # and the loaded object is brought up to date as if it had been flushed.
+        values = {"flow": flow, "state": state, "data": clean, "updated_at": now}
+        result = session.connection().execute(
+            _UPDATE, {"conversation_id": conversation.id, **values}
+        )
+        if getattr(result, "rowcount", 1) != 1:
+            raise StaleDataError("the conversation row changed under this update")
+        for name in _WRITTEN:
+            set_committed_value(conversation, name, values[name])
+        return conversation
     if conversation is None:
         conversation = Conversation(
             telegram_id=telegram_id, chat_id=chat_id, flow=flow, state=state
         )
     conversation.flow = flow
     conversation.state = state
-    # A deep, JSON-clean copy, flagged as changed: lists inside the data are often changed
-    # in place, and an equal-looking value would otherwise not be written at all.
-    conversation.data = json.loads(json.dumps(data))
+    conversation.data = clean
+    # Flagged as changed: an equal-looking value would otherwise not be written at all.
     flag_modified(conversation, "data")
-    conversation.updated_at = utcnow()
+    conversation.updated_at = now
     session.add(conversation)
     session.flush()
     return conversation

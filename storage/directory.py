@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import case, func, update
+from sqlalchemy import bindparam, case, func, update
 from sqlmodel import Session, col, select
 
 from storage.audit import record
@@ -191,6 +191,24 @@ def current_membership(*, session: Session, member: Member) -> tuple[Membership,
     return membership, team
 
 
+# Built once: constructing a statement costs more than running it on every update.
+_RESOLVE_MEMBER = (
+    select(Member, Membership, Team)
+    .outerjoin(
+        Membership,
+        (col(Membership.member_id) == col(Member.id)) & col(Membership.active).is_(True),
+    )
+    .outerjoin(Team, col(Team.id) == col(Membership.team_id))
+    .where(Member.telegram_id == bindparam("telegram_id"))
+    # The current team first, else the first active team by name.
+    .order_by(
+        case((col(Membership.team_id) == col(Member.current_team_id), 0), else_=1),
+        col(Team.name),
+    )
+    .limit(1)
+)
+
+
 def resolve_member(
     *, session: Session, telegram_id: int
 ) -> tuple[Member | None, Membership | None, Team | None]:
@@ -201,18 +219,7 @@ def resolve_member(
     including its repair of a stale choice (the first other active team, by name, becomes
     current). Membership and team are ``None`` for an inactive member or one in no team.
     """
-    current_first = case((col(Membership.team_id) == col(Member.current_team_id), 0), else_=1)
-    row = session.exec(
-        select(Member, Membership, Team)
-        .outerjoin(
-            Membership,
-            (col(Membership.member_id) == col(Member.id)) & col(Membership.active).is_(True),
-        )
-        .outerjoin(Team, col(Team.id) == col(Membership.team_id))
-        .where(Member.telegram_id == telegram_id)
-        .order_by(current_first, col(Team.name))
-        .limit(1)
-    ).first()
+    row = session.exec(_RESOLVE_MEMBER, params={"telegram_id": telegram_id}).first()
     if row is None:
         return None, None, None
     member, membership, team = row
