@@ -20,13 +20,14 @@ return the next state (``None`` to stay, ``END`` to finish).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -59,6 +60,7 @@ TEAM_KEY = "_team"
 CONVERSATION_TIMEOUT = timedelta(hours=12)
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -401,17 +403,24 @@ async def respond(
     *,
     edit: bool = True,
 ) -> Message | None:
-    """Answers the user: edits the message a button was pressed on, or sends a new one."""
+    """Answers the user: edits the message a button was pressed on, or sends a new one.
+
+    A button press is answered (its spinner stopped) while the message is edited or sent:
+    the two Bot API round trips run at once.
+    """
     query = update.callback_query
+    chat = update.effective_chat
     if (
         query is not None
         and edit
         and not isinstance(markup, ReplyKeyboardMarkup | ReplyKeyboardRemove)
     ):
-        await _answer_quietly(query)
         try:
-            edited = await query.edit_message_text(
-                text, reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None
+            edited = await answering(
+                query,
+                query.edit_message_text(
+                    text, reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None
+                ),
             )
         except BadRequest as error:
             if "not modified" in str(error).lower():
@@ -420,11 +429,24 @@ async def respond(
         else:
             return edited if isinstance(edited, Message) else None
     elif query is not None:
-        await _answer_quietly(query)
-    chat = update.effective_chat
+        if chat is None:
+            await _answer_quietly(query)
+            return None
+        return await answering(query, chat.send_message(text, reply_markup=markup))
     if chat is None:
         return None
     return await chat.send_message(text, reply_markup=markup)
+
+
+async def answering(query: CallbackQuery, call: Awaitable[T]) -> T:
+    """Awaits ``call`` while the button press is answered, both at once; fails as the two
+    would one after the other (the call's error first; a refused answer is only logged)."""
+    answered, result = await asyncio.gather(_answer_quietly(query), call, return_exceptions=True)
+    if isinstance(result, BaseException):
+        raise result
+    if isinstance(answered, BaseException):
+        raise answered
+    return result
 
 
 async def _answer_quietly(query: CallbackQuery) -> None:

@@ -19,6 +19,7 @@ content survives a wrong resident or a restart (it is in the conversation row).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import Any
@@ -545,20 +546,29 @@ async def save(update: Update, context: StemmeContext) -> str | None:
     logger.info("Note %s saved for team %s", note.id, team.id)
     if update.callback_query is not None:
         _track(context, update.effective_message)
-    if team.chat_hygiene:
-        await tidy(update, context)
     chat = update.effective_chat
     assert chat is not None
-    if update.callback_query is not None:
-        with contextlib.suppress(TelegramError):
-            await update.callback_query.answer()
     confirmation = _("Saved ✔ micro-moment #{number}").format(number=note.id) + (
         "\n" + _("It goes on the team's next meeting.") if note.for_team else ""
     )
-    try:
-        await chat.send_message(confirmation, reply_markup=note_keyboard(context.texts))
-    except TelegramError as error:
-        logger.warning("Note %s saved, confirmation not sent: %s", note.id, type(error).__name__)
+
+    async def tidy_and_confirm() -> None:
+        if team.chat_hygiene:
+            await tidy(update, context)
+        try:
+            await chat.send_message(confirmation, reply_markup=note_keyboard(context.texts))
+        except TelegramError as error:
+            logger.warning(
+                "Note %s saved, confirmation not sent: %s", note.id, type(error).__name__
+            )
+
+    async def answer() -> None:
+        if update.callback_query is not None:
+            with contextlib.suppress(TelegramError):
+                await update.callback_query.answer()
+
+    # The button's spinner is stopped while the chat is tidied and the note confirmed.
+    await asyncio.gather(answer(), tidy_and_confirm())
     return END
 
 
