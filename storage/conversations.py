@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, inspect, update
+from sqlalchemy import bindparam, delete, inspect, update
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
@@ -117,3 +118,13 @@ def remove(*, session: Session, conversation: Conversation | None) -> None:
     if conversation is not None:
         session.delete(conversation)
         session.flush()
+
+
+def purge_stale(*, session: Session, older_than: datetime) -> int:
+    """Deletes conversations left alone since before ``older_than``; returns how many.
+
+    Drafts (a note's text, an alias being typed) live in these rows: an abandoned
+    one must not stay in the database just because its user never wrote again.
+    """
+    result = session.execute(delete(Conversation).where(col(Conversation.updated_at) < older_than))
+    return int(getattr(result, "rowcount", 0) or 0)

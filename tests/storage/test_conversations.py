@@ -126,3 +126,30 @@ def test_data_changed_in_place_is_still_saved(session: Session) -> None:
     session.expire_all()
     reloaded = conversations.load(session=session, telegram_id=7, chat_id=7)
     assert reloaded is not None and reloaded.data["markers"] == ["tryghed", "respekt"]
+
+
+def test_stale_conversations_are_purged_and_fresh_ones_kept(session: Session) -> None:
+    from datetime import timedelta
+
+    from storage.db import utcnow
+
+    for telegram_id in (1, 2):
+        conversations.save(
+            session=session,
+            telegram_id=telegram_id,
+            chat_id=telegram_id,
+            flow="note",
+            state="note.content",
+            data={"text": "Hun smilede."},
+        )
+    session.commit()
+    old = conversations.load(session=session, telegram_id=1, chat_id=1)
+    assert old is not None
+    old.updated_at = utcnow() - timedelta(hours=13)
+    session.add(old)
+    session.commit()
+    purged = conversations.purge_stale(session=session, older_than=utcnow() - timedelta(hours=12))
+    session.commit()
+    assert purged == 1
+    assert conversations.load(session=session, telegram_id=1, chat_id=1) is None
+    assert conversations.load(session=session, telegram_id=2, chat_id=2) is not None
