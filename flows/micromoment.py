@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -86,8 +87,9 @@ def marker_label(texts: Texts, marker: str) -> str:
         return marker
 
 
+@lru_cache(maxsize=16)
 def note_keyboard(texts: Texts) -> ReplyKeyboardMarkup:
-    """The permanent keyboard with the Micro-moment button."""
+    """The permanent keyboard with the Micro-moment button (immutable, built once)."""
     return ReplyKeyboardMarkup(
         [[KeyboardButton(texts._(BUTTON_LABEL))]], resize_keyboard=True, is_persistent=True
     )
@@ -427,18 +429,26 @@ def _details_text(context: StemmeContext) -> str:
 
 
 def _details_markup(context: StemmeContext) -> InlineKeyboardMarkup:
-    _ = context.texts._
     data = context.flow_data
-    chosen = set(data.get("markers", []))
+    chosen = frozenset(marker for marker in data.get("markers", []) if isinstance(marker, str))
+    nonverbal = data.get("expression") == Expression.NONVERBAL
+    return _details_keyboard(context.texts, chosen, nonverbal, bool(data.get("for_team")))
+
+
+# Keyboards are immutable: the combinations in use are built once (232 marker choices x 4).
+@lru_cache(maxsize=256)
+def _details_keyboard(
+    texts: Texts, chosen: frozenset[str], nonverbal: bool, for_team: bool
+) -> InlineKeyboardMarkup:
+    _ = texts._
     buttons = [
         InlineKeyboardButton(
-            ("✓ " if marker.value in chosen else "") + marker_label(context.texts, marker),
+            ("✓ " if marker.value in chosen else "") + marker_label(texts, marker),
             callback_data=f"note:mk:{marker.value}",
         )
         for marker in Marker
     ]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    nonverbal = data.get("expression") == Expression.NONVERBAL
     rows.append(
         [
             InlineKeyboardButton(
@@ -454,7 +464,7 @@ def _details_markup(context: StemmeContext) -> InlineKeyboardMarkup:
     rows.append(
         [
             InlineKeyboardButton(
-                ("☑ " if data.get("for_team") else "☐ ") + _("Take it to the team"),
+                ("☑ " if for_team else "☐ ") + _("Take it to the team"),
                 callback_data="note:team",
             )
         ]
