@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func
+from sqlalchemy import Integer, bindparam, delete, func
 from sqlmodel import Session, col, select
 
 from storage.cpr import refuse_cpr
@@ -231,17 +231,27 @@ def count_notes(*, session: Session, team_id: int, resident_id: int | None = Non
     return session.exec(query).one()
 
 
+# Built once: every note starts with this query.
+_LATEST = func.max(Note.created_at)
+_RECENTLY_NOTED = (
+    select(Note.resident_id, _LATEST)
+    .where(
+        Note.team_id == bindparam("team_id"),
+        Note.author_member_id == bindparam("author_member_id"),
+    )
+    .group_by(col(Note.resident_id))
+    .order_by(_LATEST.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 def recently_noted_resident_ids(
     *, session: Session, team_id: int, author_member_id: int, limit: int = 5
 ) -> list[int]:
     """Returns the residents this member noted most recently, newest first."""
-    latest = func.max(Note.created_at)
     rows = session.exec(
-        select(Note.resident_id, latest)
-        .where(Note.team_id == team_id, Note.author_member_id == author_member_id)
-        .group_by(col(Note.resident_id))
-        .order_by(latest.desc())
-        .limit(limit)
+        _RECENTLY_NOTED,
+        params={"team_id": team_id, "author_member_id": author_member_id, "limit": limit},
     ).all()
     return [resident_id for resident_id, _latest in rows]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from storage.audit import record
@@ -92,14 +92,20 @@ def deactivate_resident(*, session: Session, resident: Resident, actor_member_id
     )
 
 
+# Built once: the note flow lists residents often, and building costs more than running.
+_ALL_RESIDENTS = select(Resident).where(Resident.team_id == bindparam("team_id"))
+_ACTIVE_RESIDENTS = _ALL_RESIDENTS.where(col(Resident.active).is_(True)).order_by(
+    func.lower(Resident.alias)
+)
+_ALL_RESIDENTS = _ALL_RESIDENTS.order_by(func.lower(Resident.alias))
+
+
 def list_residents(
     *, session: Session, team_id: int, include_inactive: bool = False
 ) -> list[Resident]:
     """Returns the team's residents by alias."""
-    query = select(Resident).where(Resident.team_id == team_id)
-    if not include_inactive:
-        query = query.where(col(Resident.active).is_(True))
-    return list(session.exec(query.order_by(func.lower(Resident.alias))))
+    query = _ALL_RESIDENTS if include_inactive else _ACTIVE_RESIDENTS
+    return list(session.exec(query, params={"team_id": team_id}))
 
 
 def get_team_resident(
