@@ -329,7 +329,9 @@ class Router(BaseHandler[Update, StemmeContext, None]):
         chat = update.effective_chat
         assert user is not None and chat is not None
         next_state = await handler.handle_update(update, _application(context), check, context)
-        logger.info(
+        # A trace of every step: DEBUG, as writing a log line per update costs as much as a
+        # database query (the errors, refusals and saved notes stay at INFO and above).
+        logger.debug(
             "Update %s handled by %s -> %s", update.update_id, flow.name, next_state or "(stay)"
         )
         if context.member is None:
