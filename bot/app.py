@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.error import InvalidToken
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
-from bot import logs
+from bot import logs, scheduler
 from bot.config import Settings
 from bot.errors import handle_error
 from flows import admin, guard, micromoment, moments, onboarding, residents, settings, team
@@ -22,6 +22,9 @@ from storage.db import make_engine
 logger = logging.getLogger(__name__)
 
 StemmeApplication = Application[Any, StemmeContext, Any, Any, Any, Any]
+
+
+SCHEDULER_KEY = "stemme.scheduler"
 
 
 class MissingToken(RuntimeError):
@@ -77,6 +80,7 @@ async def _post_init(application: StemmeApplication) -> None:
     services: Services = application.bot_data[SERVICES_KEY]
     settings = services.settings
     logger.info("Bot @%s started", application.bot.username)
+    application.bot_data[SCHEDULER_KEY] = scheduler.start(services)
     await set_default_menus(
         application.bot,
         {language: texts(language, settings.tz) for language in LANGUAGES},
@@ -86,6 +90,9 @@ async def _post_init(application: StemmeApplication) -> None:
 
 async def _post_shutdown(application: StemmeApplication) -> None:
     services: Services = application.bot_data[SERVICES_KEY]
+    running = application.bot_data.pop(SCHEDULER_KEY, None)
+    if running is not None:
+        running.shutdown(wait=False)
     services.engine.dispose()
     logger.info("Bot stopped")
 

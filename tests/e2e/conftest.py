@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,19 +67,33 @@ def e2e_settings(emulator: BotApiEmulator, database_url: str) -> Settings:
     )
 
 
+@asynccontextmanager
+async def running(application: StemmeApplication) -> AsyncIterator[StemmeApplication]:
+    """Runs the application through the same lifecycle as ``run_polling``: initialize,
+    post_init, polling, start; then stop, post_stop, shutdown, post_shutdown."""
+    await application.initialize()
+    if application.post_init:
+        await application.post_init(application)
+    assert application.updater is not None
+    await application.updater.start_polling(poll_interval=0, timeout=1)
+    await application.start()
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        if application.post_stop:
+            await application.post_stop(application)
+        await application.shutdown()
+        if application.post_shutdown:
+            await application.post_shutdown(application)
+
+
 @pytest.fixture
 async def bot(emulator: BotApiEmulator, e2e_database_url: str) -> AsyncIterator[StemmeApplication]:
     """The unmodified application, polling the emulator."""
-    application = build_application(e2e_settings(emulator, e2e_database_url))
-    async with application:
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            yield application
-        finally:
-            await application.updater.stop()
-            await application.stop()
+    async with running(build_application(e2e_settings(emulator, e2e_database_url))) as app:
+        yield app
 
 
 @pytest.fixture

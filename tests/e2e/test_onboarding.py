@@ -187,6 +187,12 @@ async def test_a_stranger_gets_the_access_explanation_and_nothing_is_stored(
     assert "invitationslink" in reaction.text
     reaction = await stranger.press_data("res:add")
     assert "invite link" in (reaction.alert or "") or "invitationslink" in (reaction.alert or "")
+    # Strangers see the default menu, set at start in Danish and in English.
+    danish_menu = emulator.commands_for({"type": "default"}, None)
+    english_menu = emulator.commands_for({"type": "default"}, "en")
+    assert [c["command"] for c in danish_menu] == ["start", "help"]
+    assert danish_menu[1]["description"] == "Hvad jeg kan hjælpe dig med"
+    assert english_menu[1]["description"] == "What I can do for you"
     english = emulator.user(STRANGER_ID + 1, "Stranger", language_code="en")
     reaction = await english.send("/start")
     assert "ask your team lead for an invite link" in reaction.text
@@ -315,35 +321,27 @@ async def test_an_administrator_sees_every_team_and_invites_a_lead(
     emulator: BotApiEmulator, e2e_database_url: str, admin: Admin, e2e_engine: Engine
 ) -> None:
     from bot.app import build_application
-    from tests.e2e.conftest import e2e_settings
+    from tests.e2e.conftest import e2e_settings, running
 
     south_id, code = _setup_team(admin, "Team Syd")
     _setup_team(admin, "Team Nord")
     settings = e2e_settings(emulator, e2e_database_url).model_copy(update={"admins": [42]})
-    application = build_application(settings)
-    async with application:
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            await _join(emulator, LEAD_ID, "Lise", code, "da")
-            consultant = emulator.user(42, "Konsulent", language_code="da")
-            reaction = await consultant.send("/help")
-            assert "/teams" in reaction.text
-            reaction = await consultant.send("/teams")
-            assert "Plejecenter Rosen Team Syd / Team Syd: 1 aktive, 1 ledere" in reaction.text
-            assert "Team Nord: 0 aktive, 0 ledere" in reaction.text
-            reaction = await consultant.press("Lederinvitation til Team Syd")
-            assert f"https://t.me/{BOT_USERNAME}?start=" in reaction.text
-            # A lead of a team is no administrator.
-            lise = emulator.user(LEAD_ID, "Lise", language_code="da")
-            reaction = await lise.send("/teams")
-            assert "Det forstod jeg ikke" in reaction.text
-            reaction = await lise.press_data(f"admin:lead:{south_id}")
-            assert reaction.alert == "Den knap er ikke længere aktiv. Intet blev ændret."
-        finally:
-            await application.updater.stop()
-            await application.stop()
+    async with running(build_application(settings)):
+        await _join(emulator, LEAD_ID, "Lise", code, "da")
+        consultant = emulator.user(42, "Konsulent", language_code="da")
+        reaction = await consultant.send("/help")
+        assert "/teams" in reaction.text
+        reaction = await consultant.send("/teams")
+        assert "Plejecenter Rosen Team Syd / Team Syd: 1 aktive, 1 ledere" in reaction.text
+        assert "Team Nord: 0 aktive, 0 ledere" in reaction.text
+        reaction = await consultant.press("Lederinvitation til Team Syd")
+        assert f"https://t.me/{BOT_USERNAME}?start=" in reaction.text
+        # A lead of a team is no administrator.
+        lise = emulator.user(LEAD_ID, "Lise", language_code="da")
+        reaction = await lise.send("/teams")
+        assert "Det forstod jeg ikke" in reaction.text
+        reaction = await lise.press_data(f"admin:lead:{south_id}")
+        assert reaction.alert == "Den knap er ikke længere aktiv. Intet blev ændret."
     with Session(e2e_engine) as session:
         from storage.audit import entries
 
