@@ -123,6 +123,8 @@ class Flow:
         default_factory=dict
     )
     hints: Mapping[str, str] = field(default_factory=dict)
+    # Handlers for edited messages while the user is anywhere in this flow.
+    edits: Sequence[BaseHandler[Update, StemmeContext, Any]] = ()
     lead_only: bool = False
     # Entry points that strangers (no membership) may use, e.g. /start with an invite.
     open_to_strangers: bool = False
@@ -213,9 +215,6 @@ class Router(BaseHandler[Update, StemmeContext, None]):
             await self.gates.cpr_refused(update, context)
             return
 
-        if update.edited_message is not None:
-            return  # an edit is not a new answer; only its CPR check above applies
-
         conversation = None
         # Whether ``conversation`` is the user's row as it stands in this session (strangers'
         # rows are not loaded; a step that makes them a member loads it when storing).
@@ -232,6 +231,17 @@ class Router(BaseHandler[Update, StemmeContext, None]):
         state = conversation.state if conversation else None
         context.flow_data = copy.deepcopy(conversation.data) if conversation and flow else {}
         context.flow_name = flow.name if flow is not None else None
+
+        if update.edited_message is not None:
+            # An edit is not a new answer. Only the user's current flow may take it into
+            # account (a typo fixed in a draft); the CPR check above applied either way.
+            if flow is not None and context.membership is not None:
+                for handler in flow.edits:
+                    check = handler.check_update(update)
+                    if check is not None and check is not False:
+                        await self._run(update, context, flow, handler, check, session, current)
+                        return
+            return
 
         # Commands that work from anywhere, for anyone (/start, /help, /cancel, /language).
         for handler in self.always:

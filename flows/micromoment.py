@@ -351,6 +351,7 @@ def _take_content(update: Update, context: StemmeContext) -> bool:
     if message.text is not None:
         context.flow_data.pop("voice", None)
         context.flow_data["text"] = message.text
+        context.flow_data["content_msg"] = message.message_id
         return True
     return False
 
@@ -597,6 +598,21 @@ async def tidy(update: Update, context: StemmeContext) -> None:
     context.flow_data["msgs"] = []
 
 
+async def edit_content(update: Update, context: StemmeContext) -> str | None:
+    """Takes a typo fixed in the draft's text message: the new text is the one saved."""
+    message = update.edited_message
+    assert message is not None and message.text is not None
+    if message.message_id != context.flow_data.get("content_msg") or "voice" in context.flow_data:
+        return None
+    context.flow_data["text"] = message.text
+    if len(message.text.strip()) > NOTE_MAX_LENGTH:
+        return await _too_long(update, context, message.text)
+    await _say(
+        update, context, context.texts._("Corrected ✔ I will save the new text."), edit=False
+    )
+    return None
+
+
 HINTS = {
     "note.resident": N_("Choose the resident with the buttons above, or type part of the name."),
     "note.new_resident": N_("Write the resident's alias as text, or send /cancel to stop."),
@@ -666,4 +682,9 @@ def build_flow() -> Flow:
             ],
         },
         hints=HINTS,
+        edits=[
+            MessageHandler(
+                filters.UpdateType.EDITED_MESSAGE & filters.TEXT & PRIVATE, edit_content
+            )
+        ],
     )

@@ -513,3 +513,21 @@ async def test_the_card_counts_every_marker_and_shows_each_note_once(
     assert len(card) < 1200 and card.count("\n") <= 26
     examples = [line for line in card.splitlines() if line.startswith("  – ")]
     assert len(examples) == len(set(examples)), "no note is shown twice"
+
+
+async def test_a_typo_fixed_by_editing_the_message_is_what_gets_saved(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    omar = emulator.user(OMAR_ID, "Omar")
+    await omar.send("/note")
+    await omar.press("Fru H., stue 12")
+    await omar.send("Hun vil ha te")
+    sent = [m for m in omar.chat_messages() if not m.from_bot and m.text == "Hun vil ha te"][0]
+    reaction = await emulator.inject_update(
+        {"edited_message": sent.raw | {"text": "Hun ville have te.", "edit_date": 1_800_000_000}}
+    )
+    assert "Rettet ✔ Jeg gemmer den nye tekst." in reaction.text
+    await omar.press("Gem ✔")
+    [(note, _markers)] = _notes(e2e_engine)
+    assert note.text == "Hun ville have te."
