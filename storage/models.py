@@ -233,3 +233,46 @@ class NoteMarker(SQLModel, table=True):
     marker: str = Field(max_length=20, primary_key=True)
     team_id: int = Field(foreign_key="team.id")
     resident_id: int = Field(foreign_key="resident.id")
+
+
+class PromptStatus(StrEnum):
+    """Where a timed prompt is in its life: waiting, being sent by a worker, or done."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    # Its time passed while nobody could send it and it is no longer useful (expires_at).
+    DROPPED = "dropped"
+    FAILED = "failed"
+    # The member has blocked the bot.
+    UNREACHABLE = "unreachable"
+
+
+# One timed message to one member (or, with member_id None, to the team), stored so
+# it survives a restart and is sent once by whichever worker claims it first. The
+# payload holds ids only, never note text; docs/scheduling.md explains the life cycle.
+class Prompt(SQLModel, table=True):
+    __table_args__ = (
+        # The dispatcher's scan: due pending rows, and claimed rows whose lease ran out.
+        Index("ix_prompt_status_due", "status", "due_at"),
+        Index("ix_prompt_member_status", "member_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=60)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # After this the prompt is useless (a reminder for a meeting that began): dropped, not sent.
+    expires_at: datetime | None = _utc_column(nullable=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=PromptStatus.PENDING, max_length=12)
+    claimed_by: str | None = Field(default=None, max_length=80)
+    claimed_at: datetime | None = _utc_column(nullable=True)
+    sent_at: datetime | None = _utc_column(nullable=True)
+    attempts: int = 0
+    # The error's type only (never its message, which may quote the text sent).
+    last_error: str | None = Field(default=None, max_length=80)
+    # Scheduling the same prompt twice is a no-op: "meeting:12:2026-11-24T13:00:hour_before:7".
+    dedupe_key: str = Field(max_length=200, unique=True)
+    created_at: datetime = _utc_column()
