@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from telegram import Update
 from telegram.error import InvalidToken
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot
+from telegram.request import HTTPXRequest
 
 from bot import logs, scheduler
 from bot.config import Settings
 from bot.errors import handle_error
+from bot.prompts import DEFAULT_CONCURRENCY, Dispatcher, Renderer, SendLimiter
 from flows import admin, guard, micromoment, moments, onboarding, residents, settings, team
 from flows.engine import SERVICES_KEY, Router, Services, StemmeContext, register
 from flows.i18n import LANGUAGES, texts
@@ -25,6 +28,7 @@ StemmeApplication = Application[Any, StemmeContext, Any, Any, Any, Any]
 
 
 SCHEDULER_KEY = "stemme.scheduler"
+DISPATCHER_KEY = "stemme.dispatcher"
 
 
 class MissingToken(RuntimeError):
@@ -51,8 +55,39 @@ def build_router() -> Router:
     )
 
 
-def build_application(settings: Settings, *, engine: Engine | None = None) -> StemmeApplication:
-    """Creates the Application with its router, error handler and lifecycle hooks."""
+def build_renderers() -> dict[str, Renderer]:
+    """Every kind of timed prompt the bot sends, and the function that renders it.
+
+    None yet: meeting reminders, check-ins and handovers register theirs here."""
+    return {}
+
+
+def build_dispatcher(
+    settings: Settings, engine: Engine, renderers: Mapping[str, Renderer]
+) -> Dispatcher:
+    """The prompt dispatcher, with its own rate-limited bot so timed prompts keep within
+    Telegram's broadcast limits without slowing the answers to members."""
+    token = settings.token
+    assert token is not None
+    bot: ExtBot[None] = ExtBot(
+        token,
+        base_url=settings.api_base_url,
+        base_file_url=settings.api_base_file_url,
+        request=HTTPXRequest(connection_pool_size=DEFAULT_CONCURRENCY * 2),
+        rate_limiter=SendLimiter(),
+    )
+    return Dispatcher(bot=bot, engine=engine, renderers=renderers)
+
+
+def build_application(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    renderers: Mapping[str, Renderer] | None = None,
+) -> StemmeApplication:
+    """Creates the Application with its router, error handler and lifecycle hooks.
+
+    ``renderers`` replaces ``build_renderers()`` (tests register their own kinds)."""
     token = settings.token
     if not token:
         raise MissingToken("STEMME_BOT_TOKEN is not set")
@@ -66,9 +101,10 @@ def build_application(settings: Settings, *, engine: Engine | None = None) -> St
         .post_shutdown(_post_shutdown)
         .build()
     )
-    register(
-        application,
-        Services(settings=settings, engine=engine or make_engine(settings.database_url)),
+    services = Services(settings=settings, engine=engine or make_engine(settings.database_url))
+    register(application, services)
+    application.bot_data[DISPATCHER_KEY] = build_dispatcher(
+        settings, services.engine, build_renderers() if renderers is None else renderers
     )
     # One handler sees every update: the router applies the guard, then the user's flow.
     application.add_handler(build_router())
@@ -81,6 +117,9 @@ async def _post_init(application: StemmeApplication) -> None:
     settings = services.settings
     logger.info("Bot @%s started", application.bot.username)
     application.bot_data[SCHEDULER_KEY] = scheduler.start(services)
+    dispatcher: Dispatcher = application.bot_data[DISPATCHER_KEY]
+    await dispatcher.bot.initialize()
+    dispatcher.start()
     await set_default_menus(
         application.bot,
         {language: texts(language, settings.tz) for language in LANGUAGES},
@@ -93,6 +132,9 @@ async def _post_shutdown(application: StemmeApplication) -> None:
     running = application.bot_data.pop(SCHEDULER_KEY, None)
     if running is not None:
         running.shutdown(wait=False)
+    dispatcher: Dispatcher = application.bot_data[DISPATCHER_KEY]
+    await dispatcher.stop()
+    await dispatcher.bot.shutdown()
     services.engine.dispose()
     logger.info("Bot stopped")
 

@@ -1,0 +1,231 @@
+"""The prompt dispatcher against the Bot API emulator, on SQLite and PostgreSQL.
+
+The clock is a ``Clock`` the test moves; rounds run by ``run_once``, never by waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from telegram import Bot
+from telegram.ext import ExtBot
+
+from bot.prompts import Dispatcher, SendLimiter
+from storage import prompts
+from storage.models import Member, Prompt, PromptStatus
+from tests.emulator import BotApiEmulator
+from tests.factories import id_of, make_member, make_team
+
+TOKEN = "123456:TEST-TOKEN-dispatcher"
+KIND = "test.reminder"
+START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test sets and moves."""
+
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+async def render_reminder(bot: Bot, prompt: Prompt, session: Session) -> None:
+    """Sends the member a message naming the prompt (the test's own kind)."""
+    assert prompt.member_id is not None
+    member = session.get(Member, prompt.member_id)
+    assert member is not None
+    await bot.send_message(member.telegram_id, f"reminder {prompt.dedupe_key}")
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotApiEmulator]:
+    async with BotApiEmulator(token=TOKEN) as emu:
+        yield emu
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(START)
+
+
+@pytest.fixture
+async def dispatcher(
+    emulator: BotApiEmulator, engine: Engine, clock: Clock
+) -> AsyncIterator[Dispatcher]:
+    bot: ExtBot[None] = ExtBot(
+        TOKEN,
+        base_url=emulator.base_url,
+        base_file_url=emulator.base_file_url,
+        rate_limiter=SendLimiter(),
+    )
+    await bot.initialize()
+    yield Dispatcher(
+        bot=bot, engine=engine, renderers={KIND: render_reminder}, now=clock, worker="w1"
+    )
+    await bot.shutdown()
+
+
+def _members(engine: Engine, emulator: BotApiEmulator, *telegram_ids: int) -> dict[int, int]:
+    """Members of one team with these Telegram ids (and emulator chats); member id by tg id."""
+    with Session(engine, expire_on_commit=False) as session:
+        team = make_team(session=session)
+        ids = {}
+        for telegram_id in telegram_ids:
+            emulator.user(telegram_id, f"User {telegram_id}")
+            member = make_member(session=session, team=team, telegram_id=telegram_id)
+            ids[telegram_id] = id_of(member.member)
+        session.commit()
+    return ids
+
+
+def _schedule(engine: Engine, member_id: int, key: str, due_at: datetime) -> int:
+    with Session(engine, expire_on_commit=False) as session:
+        member = session.get(Member, member_id)
+        assert member is not None and member.current_team_id is not None
+        prompt = prompts.schedule(
+            session=session,
+            kind=KIND,
+            team_id=member.current_team_id,
+            member_id=member_id,
+            dedupe_key=key,
+            due_at=due_at,
+        )
+        session.commit()
+        assert prompt.id is not None
+        return prompt.id
+
+
+def _stored(engine: Engine, prompt_id: int) -> Prompt:
+    with Session(engine) as session:
+        prompt = session.get(Prompt, prompt_id)
+        assert prompt is not None
+        session.expunge(prompt)
+        return prompt
+
+
+def _received(emulator: BotApiEmulator, telegram_id: int) -> list[str]:
+    return [m.text for m in emulator.chat(telegram_id).messages.values() if m.from_bot]
+
+
+async def test_due_prompts_are_sent_and_later_ones_wait_for_their_time(
+    dispatcher: Dispatcher, emulator: BotApiEmulator, engine: Engine, clock: Clock
+) -> None:
+    members = _members(engine, emulator, 101, 102)
+    due = _schedule(engine, members[101], "due", START - timedelta(minutes=1))
+    later = _schedule(engine, members[102], "later", START + timedelta(minutes=10))
+
+    assert await dispatcher.run_once() == 1
+
+    assert _received(emulator, 101) == ["reminder due"]
+    assert _received(emulator, 102) == []
+    assert _stored(engine, due).status == PromptStatus.SENT
+    assert _stored(engine, due).sent_at == START
+    assert _stored(engine, later).status == PromptStatus.PENDING
+
+    clock.advance(timedelta(minutes=9, seconds=59))
+    assert await dispatcher.run_once() == 0
+    clock.advance(timedelta(seconds=1))
+    assert await dispatcher.run_once() == 1
+
+    assert _received(emulator, 102) == ["reminder later"]
+    assert _received(emulator, 101) == ["reminder due"]
+    assert await dispatcher.run_once() == 0
+
+
+async def test_a_member_who_blocked_the_bot_is_unreachable_and_the_others_get_theirs(
+    dispatcher: Dispatcher, emulator: BotApiEmulator, engine: Engine
+) -> None:
+    members = _members(engine, emulator, 201, 202, 203)
+    ids = {tg: _schedule(engine, member, f"m{tg}", START) for tg, member in members.items()}
+    emulator.block(202)
+
+    assert await dispatcher.run_once() == 3
+
+    assert _received(emulator, 201) == ["reminder m201"]
+    assert _received(emulator, 203) == ["reminder m203"]
+    blocked = _stored(engine, ids[202])
+    assert (blocked.status, blocked.last_error) == (PromptStatus.UNREACHABLE, "Forbidden")
+    assert _stored(engine, ids[201]).status == PromptStatus.SENT
+    assert _stored(engine, ids[203]).status == PromptStatus.SENT
+    with Session(engine) as session:
+        assert prompts.unreachable_member_ids(
+            session=session, team_id=blocked.team_id, since=START
+        ) == [members[202]]
+
+
+async def test_retry_after_puts_the_prompt_back_and_it_is_sent_later(
+    dispatcher: Dispatcher, emulator: BotApiEmulator, engine: Engine, clock: Clock
+) -> None:
+    members = _members(engine, emulator, 301, 302, 303)
+    ids = [_schedule(engine, member, f"r{tg}", START) for tg, member in members.items()]
+    emulator.fail_next("sendMessage", error_code=429, retry_after=1)
+
+    assert await dispatcher.run_once() == 3
+
+    stored = [_stored(engine, prompt_id) for prompt_id in ids]
+    postponed = [prompt for prompt in stored if prompt.status == PromptStatus.PENDING]
+    assert len(postponed) == 1
+    assert postponed[0].due_at == START + timedelta(seconds=1)
+    assert postponed[0].attempts == 0
+    assert postponed[0].last_error == "RetryAfter"
+    assert sorted(p.status for p in stored).count(PromptStatus.SENT) == 2
+
+    assert await dispatcher.run_once() == 0
+    clock.advance(timedelta(seconds=1))
+    assert await dispatcher.run_once() == 1
+
+    for tg in members:
+        assert _received(emulator, tg) == [f"reminder r{tg}"]
+    assert {_stored(engine, prompt_id).status for prompt_id in ids} == {PromptStatus.SENT}
+
+
+async def test_other_errors_are_retried_with_backoff(
+    dispatcher: Dispatcher, emulator: BotApiEmulator, engine: Engine, clock: Clock
+) -> None:
+    members = _members(engine, emulator, 401)
+    prompt_id = _schedule(engine, members[401], "x", START)
+    emulator.fail_next("sendMessage", error_code=500)
+
+    assert await dispatcher.run_once() == 1
+
+    failed = _stored(engine, prompt_id)
+    assert (failed.status, failed.attempts, failed.due_at) == (
+        PromptStatus.PENDING,
+        1,
+        START + timedelta(minutes=1),
+    )
+    clock.advance(timedelta(minutes=1))
+    assert await dispatcher.run_once() == 1
+    assert _received(emulator, 401) == ["reminder x"]
+
+
+async def test_kinds_without_a_renderer_are_left_alone(
+    dispatcher: Dispatcher, emulator: BotApiEmulator, engine: Engine
+) -> None:
+    members = _members(engine, emulator, 501)
+    with Session(engine) as session:
+        member = session.get(Member, members[501])
+        assert member is not None and member.current_team_id is not None
+        prompts.schedule(
+            session=session,
+            kind="not.known.here",
+            team_id=member.current_team_id,
+            dedupe_key="unknown",
+            due_at=START,
+        )
+        session.commit()
+
+    assert await dispatcher.run_once() == 0
+    with Session(engine) as session:
+        unknown = prompts.get_by_key(session=session, dedupe_key="unknown")
+        assert unknown is not None
+        assert unknown.status == PromptStatus.PENDING
