@@ -87,9 +87,12 @@ class SendLimiter(BaseRateLimiter[None]):
         *,
         overall_per_second: float = OVERALL_PER_SECOND,
         group_per_minute: float = GROUP_PER_MINUTE,
+        group_period: float = 60,
     ) -> None:
+        """``group_period`` (seconds) is there for tests, which scale a minute down."""
         self._overall = AsyncLimiter(overall_per_second, 1)
         self._group_per_minute = group_per_minute
+        self._group_period = group_period
         self._groups: dict[int | str, AsyncLimiter] = {}
         self._resume = asyncio.Event()
         self._resume.set()
@@ -143,7 +146,9 @@ class SendLimiter(BaseRateLimiter[None]):
             return None  # a private chat: only the overall limit applies
         limiter = self._groups.get(chat_id)
         if limiter is None:
-            limiter = self._groups[chat_id] = AsyncLimiter(self._group_per_minute, 60)
+            limiter = self._groups[chat_id] = AsyncLimiter(
+                self._group_per_minute, self._group_period
+            )
         return limiter
 
 

@@ -5,6 +5,7 @@ The clock is a ``Clock`` the test moves; rounds run by ``run_once``, never by wa
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from telegram import Bot
+from telegram.error import RetryAfter
 from telegram.ext import ExtBot
 
 from bot.prompts import Dispatcher, SendLimiter
@@ -229,3 +231,36 @@ async def test_kinds_without_a_renderer_are_left_alone(
         unknown = prompts.get_by_key(session=session, dedupe_key="unknown")
         assert unknown is not None
         assert unknown.status == PromptStatus.PENDING
+
+
+async def _timed_requests(limiter: SendLimiter, chat_id: int, count: int) -> float:
+    """Seconds ``count`` requests to ``chat_id`` take through the limiter."""
+
+    async def request() -> bool:
+        return True
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(count):
+        await limiter.process_request(request, (), {}, "sendMessage", {"chat_id": chat_id}, None)
+    return loop.time() - started
+
+
+async def test_the_limiter_keeps_the_overall_and_the_per_group_rate() -> None:
+    # The group's minute scaled down to a second: 100 a second overall, 10 a "minute" per group.
+    limiter = SendLimiter(overall_per_second=100, group_per_minute=10, group_period=1)
+
+    assert await _timed_requests(limiter, 42, 150) >= 0.4  # 100 at once, then 50 at 100/s
+    assert await _timed_requests(limiter, -42, 15) >= 0.4  # 10 at once, then 5 at 10/s
+
+
+async def test_after_retry_after_the_limiter_holds_every_request_back() -> None:
+    limiter = SendLimiter()
+
+    async def flooded() -> bool:
+        raise RetryAfter(1)
+
+    with pytest.raises(RetryAfter):
+        await limiter.process_request(flooded, (), {}, "sendMessage", {"chat_id": 1}, None)
+
+    assert await _timed_requests(limiter, 2, 1) >= 0.9
