@@ -261,6 +261,11 @@ async def choose_resident(update: Update, context: StemmeContext) -> str | None:
     if resident is None:
         await alert(update, _("That resident is no longer on the team's list. Pick another."))
         return await _ask_resident(update, context)
+    return await _with_resident(update, context, resident)
+
+
+async def _with_resident(update: Update, context: StemmeContext, resident: Resident) -> str:
+    """Remembers the resident, then asks for the content unless it is already there."""
     context.flow_data["resident_id"] = resident.id
     context.flow_data["alias"] = resident.alias
     if _has_content(context):
@@ -268,7 +273,7 @@ async def choose_resident(update: Update, context: StemmeContext) -> str | None:
     await _say(
         update,
         context,
-        _(
+        context.texts._(
             "{alias}: what happened, and what mattered to them? Write briefly, or send a voice "
             "message."
         ).format(alias=resident.alias),
@@ -321,19 +326,7 @@ async def store_new_resident(update: Update, context: StemmeContext) -> str | No
             ),
         )
         return None
-    context.flow_data["resident_id"] = resident.id
-    context.flow_data["alias"] = resident.alias
-    if _has_content(context):
-        return await _ask_details(update, context)
-    await _say(
-        update,
-        context,
-        _(
-            "{alias}: what happened, and what mattered to them? Write briefly, or send a voice "
-            "message."
-        ).format(alias=resident.alias),
-    )
-    return State.CONTENT
+    return await _with_resident(update, context, resident)
 
 
 def _take_content(update: Update, context: StemmeContext) -> bool:
