@@ -6,7 +6,7 @@ Residents are known only by an alias the team chooses, never by CPR number.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -19,6 +19,7 @@ from storage.db import UTCDateTime, utcnow
 ALIAS_MAX_LENGTH = 60
 NAME_MAX_LENGTH = 120
 NOTE_MAX_LENGTH = 1000
+PLACE_MAX_LENGTH = 80
 DEFAULT_DAY_START = 7 * 60
 DEFAULT_EVENING_START = 15 * 60
 DEFAULT_NIGHT_START = 23 * 60
@@ -275,4 +276,59 @@ class Prompt(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=80)
     # Scheduling the same prompt twice is a no-op: "meeting:12:2026-11-24T13:00:hour_before:7".
     dedupe_key: str = Field(max_length=200, unique=True)
+    created_at: datetime = _utc_column()
+
+
+class Repetition(StrEnum):
+    """How a meeting series repeats (storage/meetings.py computes the dates)."""
+
+    NONE = "none"
+    WEEKLY = "weekly"
+    BIWEEKLY = "biweekly"
+    MONTHLY = "monthly"
+
+
+class OccurrenceStatus(StrEnum):
+    """One meeting of a series: as the series says, moved on its own, or cancelled."""
+
+    SCHEDULED = "scheduled"
+    MOVED = "moved"
+    CANCELLED = "cancelled"
+
+
+# A team's reflection meeting and how it repeats. The time is wall-clock time in
+# STEMME_TIMEZONE (14:00 stays 14:00 across daylight saving); the occurrences hold UTC.
+class MeetingSeries(SQLModel, table=True):
+    __tablename__ = "meeting_series"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    # The lead who scheduled it; they get the preparation reminder and the minutes prompt.
+    created_by_member_id: int = Field(foreign_key="member.id")
+    first_date: date
+    start_time: time
+    duration_minutes: int
+    # Short free text ("Mødelokalet"), refused when it holds a CPR number.
+    place: str = Field(default="", max_length=PLACE_MAX_LENGTH)
+    repetition: str = Field(default=Repetition.NONE, max_length=10)
+    # Days before a meeting the lead is reminded to prepare, at the meeting's local time.
+    lead_prepare_days: int = 2
+    cancelled: bool = False
+    created_at: datetime = _utc_column()
+
+
+# One meeting of a series, by its number in the series (1, 2, ...): moving or cancelling
+# it changes this row only, and generating the series again leaves it as it is.
+class MeetingOccurrence(SQLModel, table=True):
+    __tablename__ = "meeting_occurrence"
+    __table_args__ = (
+        UniqueConstraint("series_id", "number", name="uq_meeting_occurrence_series_number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(foreign_key="meeting_series.id")
+    number: int
+    starts_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    ends_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    status: str = Field(default=OccurrenceStatus.SCHEDULED, max_length=10)
     created_at: datetime = _utc_column()
