@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.error import Forbidden, TelegramError
 from telegram.ext import CallbackContext
 
 from flows.engine import SERVICES_KEY, Services
+from flows.guard import apologise
 from flows.i18n import Texts, texts
 
 logger = logging.getLogger(__name__)
@@ -30,19 +30,4 @@ async def handle_error(update: object, context: CallbackContext[Any, Any, Any, A
     if not isinstance(user_texts, Texts):
         services: Services = context.application.bot_data[SERVICES_KEY]
         user_texts = texts(services.settings.locale, services.settings.tz)
-    _ = user_texts._
-    try:
-        if update.callback_query is not None:
-            await update.callback_query.answer()
-        await update.effective_chat.send_message(
-            _(
-                "Sorry, something went wrong on my side. Nothing you had saved was lost. "
-                "Try again, or send /cancel to start over."
-            )
-        )
-    except Forbidden:
-        logger.info("Could not apologise for update %s: the user blocked the bot", update_id)
-    except TelegramError as send_error:
-        logger.warning(
-            "Could not apologise for update %s: %s", update_id, type(send_error).__name__
-        )
+    await apologise(update, user_texts)

@@ -86,11 +86,18 @@ class StemmeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any]
     # The flow the user is in when the update arrives (None outside any flow).
     flow_name: str | None
     is_admin: bool
+    # Work that must wait until the step is committed (tidying the chat, a confirmation).
+    post_commit: list[Callable[[], Awaitable[None]]]
 
     @property
     def services(self) -> Services:
         """Configuration and database engine of the running application."""
         return cast(Services, self.application.bot_data[SERVICES_KEY])
+
+    def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Runs ``action`` once the step's transaction is committed; a failure in it is
+        logged and never undoes what the step stored."""
+        self.post_commit.append(action)
 
     @property
     def is_lead(self) -> bool:
@@ -189,6 +196,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
 
     async def _dispatch(self, update: Update, context: StemmeContext) -> None:
         services = context.services
+        context.post_commit = []
         try:
             with session_scope(services.engine) as session:
                 await self._dispatch_in(update, context, session, services.settings)
@@ -200,6 +208,14 @@ class Router(BaseHandler[Update, StemmeContext, None]):
             if not hasattr(context, "texts"):
                 context.texts = texts(services.settings.locale, services.settings.tz)
             await self.gates.failed(update, context)
+            return
+        for action in context.post_commit:
+            try:
+                await action()
+            except Exception as error:  # the step is stored; only its aftermath failed
+                logger.warning(
+                    "After update %s: %s", update.update_id, type(error).__name__, exc_info=error
+                )
 
     async def _dispatch_in(
         self, update: Update, context: StemmeContext, session: Session, settings: Settings

@@ -11,6 +11,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from flows.engine import Gates, StemmeContext, Step, alert
+from flows.i18n import Texts
 from storage.cpr import contains_cpr
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,12 @@ async def not_understood(update: Update, context: StemmeContext) -> None:
 
 async def failed(update: Update, context: StemmeContext) -> None:
     """Apologises after a step failed and was undone; always tries to reach the user."""
-    _ = context.texts._
+    await apologise(update, context.texts)
+
+
+async def apologise(update: Update, texts: Texts) -> None:
+    """Says that something went wrong and nothing saved was lost, in the user's language."""
+    _ = texts._
     query = update.callback_query
     if query is not None:
         # Already answered by the step, or too old: the message below still goes.

@@ -38,8 +38,9 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from flows.engine import END, Flow, States, StemmeContext, Step, alert, respond
+from flows.guard import stale_button
 from flows.i18n import LANGUAGES, N_, Texts, texts
-from flows.pickers import resident_buttons
+from flows.pickers import alias_problem, resident_buttons, shorten, too_long_prompt
 from storage.models import ALIAS_MAX_LENGTH, NOTE_MAX_LENGTH, Expression, Marker, Resident
 from storage.notes import MAX_MARKERS, NoteTooLong, add_note
 from storage.notes import recently_noted_resident_ids as recent_ids
@@ -312,19 +313,8 @@ async def store_new_resident(update: Update, context: StemmeContext) -> str | No
             alias=message.text,
             actor_member_id=member.id or 0,
         )
-    except AliasTaken:
-        await _say(
-            update, context, _("The team already has a resident called that. Write another alias.")
-        )
-        return None
-    except AliasInvalid:
-        await _say(
-            update,
-            context,
-            _("An alias must be 1 to {limit} characters. Write a shorter one.").format(
-                limit=ALIAS_MAX_LENGTH
-            ),
-        )
+    except (AliasTaken, AliasInvalid) as problem:
+        await _say(update, context, alias_problem(context.texts, problem))
         return None
     return await _with_resident(update, context, resident)
 
@@ -369,28 +359,8 @@ async def _after_content(update: Update, context: StemmeContext) -> str:
 
 
 async def _too_long(update: Update, context: StemmeContext, text: str) -> str:
-    _ = context.texts._
-    markup = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("Keep the first {limit} characters").format(limit=NOTE_MAX_LENGTH),
-                    callback_data="note:trim",
-                )
-            ]
-        ]
-    )
-    await _say(
-        update,
-        context,
-        _(
-            "Your text has {length} characters; a micro-moment can have at most {limit}. I have "
-            "kept it: send a shorter version (you can copy it from your message above), or keep "
-            "the first {limit} characters."
-        ).format(length=len(text.strip()), limit=NOTE_MAX_LENGTH),
-        markup,
-        edit=False,
-    )
+    message, markup = too_long_prompt(context.texts, text, trim_data="note:trim")
+    await _say(update, context, message, markup, edit=False)
     return State.CONTENT
 
 
@@ -398,9 +368,7 @@ async def trim(update: Update, context: StemmeContext) -> str | None:
     """Keeps the first 1,000 characters of the over-long text."""
     text = context.flow_data.get("text")
     if text is None:
-        await alert(
-            update, context.texts._("That button is no longer active. Nothing was changed.")
-        )
+        await stale_button(update, context)
         return None
     context.flow_data["text"] = text.strip()[:NOTE_MAX_LENGTH]
     return await _after_content(update, context)
@@ -415,7 +383,7 @@ def _details_text(context: StemmeContext) -> str:
             "Voice message, {seconds} second", "Voice message, {seconds} seconds", seconds
         ).format(seconds=seconds)
     else:
-        content = _short(data.get("text", ""), 200)
+        content = shorten(data.get("text", ""), 200)
     return _(
         "{alias}: {content}\n\nWhat did it mean to the resident? Choose up to {max} markers, "
         "then save."
@@ -484,9 +452,7 @@ async def toggle_marker(update: Update, context: StemmeContext) -> str | None:
     try:
         marker = Marker(context.matches[0].group(1)).value
     except ValueError:
-        await alert(
-            update, context.texts._("That button is no longer active. Nothing was changed.")
-        )
+        await stale_button(update, context)
         return None
     chosen: list[str] = context.flow_data.setdefault("markers", [])
     if marker in chosen:
@@ -544,9 +510,6 @@ async def save(update: Update, context: StemmeContext) -> str | None:
         )
     except NoteTooLong:
         return await _too_long(update, context, str(data.get("text", "")))
-    # Committed before the chat is tidied and the confirmation sent, so a failure in
-    # either can never undo a note the user was told is saved.
-    context.session.commit()
     logger.info("Note %s saved for team %s", note.id, team.id)
     if update.callback_query is not None:
         _track(context, update.effective_message)
@@ -571,8 +534,12 @@ async def save(update: Update, context: StemmeContext) -> str | None:
             with contextlib.suppress(TelegramError):
                 await update.callback_query.answer()
 
-    # The button's spinner is stopped while the chat is tidied and the note confirmed.
-    await asyncio.gather(answer(), tidy_and_confirm())
+    async def aftermath() -> None:
+        # The button's spinner is stopped while the chat is tidied and the note confirmed.
+        await asyncio.gather(answer(), tidy_and_confirm())
+
+    # Only once the note is committed, so neither can undo a note the user saw confirmed.
+    context.after_commit(aftermath)
     return END
 
 
@@ -627,11 +594,6 @@ def _hint_for(state: str) -> Step:
         return None
 
     return hint
-
-
-def _short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ------------------------------------------------------------------ wiring

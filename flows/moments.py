@@ -25,7 +25,7 @@ from flows.engine import END, Flow, States, StemmeContext, alert, respond
 from flows.guard import stale_button
 from flows.i18n import N_, Texts
 from flows.micromoment import FREE_TEXT, marker_label, note_keyboard, tidy
-from flows.pickers import resident_buttons
+from flows.pickers import confirm_buttons, resident_buttons, shorten, too_long_prompt
 from storage.directory import get_member
 from storage.models import NOTE_MAX_LENGTH, Marker, Note
 from storage.notes import (
@@ -57,15 +57,10 @@ class State(States):
 SHIFT_LABELS = {"day": N_("day shift"), "evening": N_("evening shift"), "night": N_("night shift")}
 
 
-def _short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _content(texts: Texts, note: Note, limit: int) -> str:
     if note.voice_file_id:
         return texts._("🎤 voice message, {seconds} s").format(seconds=note.voice_duration or 0)
-    return "“" + _short(note.text or "", limit) + "”"
+    return "“" + shorten(note.text or "", limit) + "”"
 
 
 def _example(texts: Texts, note: Note) -> str:
@@ -369,26 +364,8 @@ async def trim_text(update: Update, context: StemmeContext) -> str | None:
 
 
 async def _edit_too_long(update: Update, context: StemmeContext, text: str) -> str | None:
-    _ = context.texts._
-    markup = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("Keep the first {limit} characters").format(limit=NOTE_MAX_LENGTH),
-                    callback_data="mom:trim",
-                )
-            ]
-        ]
-    )
-    reply = await respond(
-        update,
-        _(
-            "Your text has {length} characters; a micro-moment can have at most {limit}. I have "
-            "kept it: send a shorter version (you can copy it from your message above), or keep "
-            "the first {limit} characters."
-        ).format(length=len(text.strip()), limit=NOTE_MAX_LENGTH),
-        markup,
-    )
+    message, markup = too_long_prompt(context.texts, text, trim_data="mom:trim")
+    reply = await respond(update, message, markup)
     context.flow_data["msgs"] = sorted({*context.flow_data["msgs"], *_message_ids(update, reply)})
     return None
 
@@ -409,17 +386,20 @@ async def _apply_text(update: Update, context: StemmeContext, text: str) -> str 
     except NoteLocked:
         await _locked(update, context)
         return END
-    context.session.commit()
-    if team.chat_hygiene:
-        await tidy(update, context)
     chat = update.effective_chat
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    if chat is not None:
-        await chat.send_message(
-            _("Changed ✔ micro-moment #{number}").format(number=note.id),
-            reply_markup=note_keyboard(context.texts),
-        )
+
+    async def aftermath() -> None:
+        if team.chat_hygiene:
+            await tidy(update, context)
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        if chat is not None:
+            await chat.send_message(
+                _("Changed ✔ micro-moment #{number}").format(number=note.id),
+                reply_markup=note_keyboard(context.texts),
+            )
+
+    context.after_commit(aftermath)
     return END
 
 
@@ -434,13 +414,11 @@ async def confirm_delete(update: Update, context: StemmeContext) -> str | None:
     if not context.is_lead and not can_edit(note, member_id=member.id or 0):
         await _locked(update, context)
         return None
-    markup = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(_("Yes, delete"), callback_data=f"mom:del!:{note.id}"),
-                InlineKeyboardButton(_("No"), callback_data="mom:page:0:0"),
-            ]
-        ]
+    markup = confirm_buttons(
+        context.texts,
+        yes_label=_("Yes, delete"),
+        yes_data=f"mom:del!:{note.id}",
+        no_data="mom:page:0:0",
     )
     await respond(
         update,

@@ -1,4 +1,5 @@
-"""Paged button lists shared by the flows (residents today, more later)."""
+"""Widgets and sentences shared by the flows: paged resident buttons, yes/no
+confirmations, the over-long-text prompt, alias problems, and shortening text."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from flows.i18n import Texts
-from storage.models import Resident
+from storage.models import ALIAS_MAX_LENGTH, NOTE_MAX_LENGTH, Resident
+from storage.residents import AliasInvalid, AliasTaken
 
 PAGE_SIZE = 8
 
@@ -42,3 +44,56 @@ def resident_buttons(
         rows.append(navigation)
     rows.extend(list(row) for row in extra)
     return InlineKeyboardMarkup(rows)
+
+
+def confirm_buttons(
+    texts: Texts, *, yes_label: str, yes_data: str, no_data: str
+) -> InlineKeyboardMarkup:
+    """A "yes, do it" button beside "No", on one row."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(yes_label, callback_data=yes_data),
+                InlineKeyboardButton(texts._("No"), callback_data=no_data),
+            ]
+        ]
+    )
+
+
+def too_long_prompt(
+    texts: Texts, text: str, *, trim_data: str
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Says a micro-moment's text is over the limit, that it is kept, and offers to trim it."""
+    _ = texts._
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Keep the first {limit} characters").format(limit=NOTE_MAX_LENGTH),
+                    callback_data=trim_data,
+                )
+            ]
+        ]
+    )
+    message = _(
+        "Your text has {length} characters; a micro-moment can have at most {limit}. I have "
+        "kept it: send a shorter version (you can copy it from your message above), or keep "
+        "the first {limit} characters."
+    ).format(length=len(text.strip()), limit=NOTE_MAX_LENGTH)
+    return message, markup
+
+
+def shorten(text: str, limit: int) -> str:
+    """Folds white space and cuts the text to ``limit`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def alias_problem(texts: Texts, problem: AliasTaken | AliasInvalid) -> str:
+    """Tells what is wrong with a typed alias, so the user can write another."""
+    _ = texts._
+    if isinstance(problem, AliasTaken):
+        return _("The team already has a resident called that. Write another alias.")
+    return _("An alias must be 1 to {limit} characters. Write a shorter one.").format(
+        limit=ALIAS_MAX_LENGTH
+    )

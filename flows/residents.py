@@ -19,11 +19,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from flows.engine import END, Flow, States, StemmeContext, alert, respond
-from flows.guard import leads_only
+from flows.guard import leads_only, stale_button
 from flows.i18n import N_
 from flows.micromoment import FREE_TEXT
-from flows.pickers import resident_buttons
-from storage.models import ALIAS_MAX_LENGTH, Resident
+from flows.pickers import alias_problem, confirm_buttons, resident_buttons
+from storage.models import Resident
 from storage.residents import (
     AliasInvalid,
     AliasTaken,
@@ -128,13 +128,8 @@ async def _apply_alias(
         return rename_resident(
             session=context.session, resident=resident, alias=text, actor_member_id=member.id or 0
         )
-    except AliasTaken:
-        problem = _("The team already has a resident called that. Write another alias.")
-    except AliasInvalid:
-        problem = _("An alias must be 1 to {limit} characters. Write a shorter one.").format(
-            limit=ALIAS_MAX_LENGTH
-        )
-    await respond(update, problem)
+    except (AliasTaken, AliasInvalid) as problem:
+        await respond(update, alias_problem(context.texts, problem))
     return None
 
 
@@ -179,9 +174,7 @@ async def ask_new_alias(update: Update, context: StemmeContext) -> str | None:
     resident = _resident_from_button(context)
     if resident is None:
         logger.info("Rename refused: resident not in the member's team or inactive")
-        await alert(
-            update, context.texts._("That button is no longer active. Nothing was changed.")
-        )
+        await stale_button(update, context)
         return END
     context.flow_data["resident_id"] = resident.id
     await respond(
@@ -222,17 +215,13 @@ async def confirm_deactivate(update: Update, context: StemmeContext) -> str | No
     _ = context.texts._
     resident = _resident_from_button(context)
     if resident is None:
-        await alert(update, _("That button is no longer active. Nothing was changed."))
+        await stale_button(update, context)
         return END
-    markup = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("Yes, deactivate"), callback_data=f"res:off!:{resident.id}"
-                ),
-                InlineKeyboardButton(_("No"), callback_data="res:keep"),
-            ]
-        ]
+    markup = confirm_buttons(
+        context.texts,
+        yes_label=_("Yes, deactivate"),
+        yes_data=f"res:off!:{resident.id}",
+        no_data="res:keep",
     )
     await respond(
         update,
@@ -251,9 +240,7 @@ async def deactivate(update: Update, context: StemmeContext) -> str | None:
     member, _membership, _team = context.require_member()
     resident = _resident_from_button(context)
     if resident is None:
-        await alert(
-            update, context.texts._("That button is no longer active. Nothing was changed.")
-        )
+        await stale_button(update, context)
         return END
     deactivate_resident(session=context.session, resident=resident, actor_member_id=member.id or 0)
     return await _done(

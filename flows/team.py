@@ -22,6 +22,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from flows.engine import END, Flow, StemmeContext, respond
 from flows.guard import leads_only, stale_button
 from flows.menu import clear_member_menu, set_member_menu
+from flows.pickers import confirm_buttons
 from storage.directory import (
     DEFAULT_INVITE_DAYS,
     active_memberships,
@@ -159,15 +160,11 @@ async def confirm_remove(update: Update, context: StemmeContext) -> str | None:
         logger.info("Removal refused: not a removable member of the lead's current team")
         await stale_button(update, context)
         return END
-    markup = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("Yes, remove"), callback_data=f"team:remove!:{team.id}:{member_id}"
-                ),
-                InlineKeyboardButton(_("No"), callback_data="team:keep"),
-            ]
-        ]
+    markup = confirm_buttons(
+        context.texts,
+        yes_label=_("Yes, remove"),
+        yes_data=f"team:remove!:{team.id}:{member_id}",
+        no_data="team:keep",
     )
     await respond(
         update,

@@ -49,6 +49,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def require_id(row: object) -> int:
+    """Returns a row's primary key, failing loudly if the row was never flushed."""
+    row_id = getattr(row, "id", None)
+    assert isinstance(row_id, int), "flush the row before using its id"
+    return row_id
+
+
 def normalise_url(url: str) -> str:
     """Chooses psycopg 3 for plain ``postgresql://`` URLs."""
     parsed = make_url(url)

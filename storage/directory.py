@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, case, func, update
 from sqlmodel import Session, col, select
 
 from storage.audit import record
-from storage.db import utcnow
+from storage.db import require_id, utcnow
 from storage.models import Invite, Member, Membership, Role, Site, SiteKind, Team
 
 INVITE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -72,7 +72,7 @@ def list_sites(*, session: Session) -> list[Site]:
 
 def add_team(*, session: Session, site: Site, name: str) -> Team:
     """Creates a team at a site and records it in the audit log."""
-    team = Team(site_id=_id(site), name=name.strip())
+    team = Team(site_id=require_id(site), name=name.strip())
     session.add(team)
     session.flush()
     record(session=session, actor="cli", action="team.add", team_id=team.id, detail={})
@@ -179,7 +179,7 @@ def current_membership(*, session: Session, member: Member) -> tuple[Membership,
     If the member's current team is no longer active for them, the first other
     active team becomes current; ``None`` means the member is in no team at all.
     """
-    memberships = active_memberships(session=session, member_id=_id(member))
+    memberships = active_memberships(session=session, member_id=require_id(member))
     if not memberships:
         return None
     for membership, team in memberships:
@@ -233,7 +233,7 @@ def resolve_member(
 
 def switch_team(*, session: Session, member: Member, team_id: int) -> Team | None:
     """Makes ``team_id`` the member's current team if they are an active member of it."""
-    for _membership, team in active_memberships(session=session, member_id=_id(member)):
+    for _membership, team in active_memberships(session=session, member_id=require_id(member)):
         if team.id == team_id:
             member.current_team_id = team.id
             session.add(member)
@@ -341,7 +341,7 @@ def create_invite(
     now = now or utcnow()
     invite = Invite(
         code=new_invite_code(),
-        team_id=_id(team),
+        team_id=require_id(team),
         role=role,
         max_uses=max_uses,
         expires_at=now + timedelta(days=days),
@@ -402,7 +402,7 @@ def redeem_invite(
     assert team is not None  # guaranteed by the foreign key
     member = get_member_by_telegram_id(session=session, telegram_id=telegram_id)
     membership = (
-        get_membership(session=session, member_id=_id(member), team_id=_id(team))
+        get_membership(session=session, member_id=require_id(member), team_id=require_id(team))
         if member is not None
         else None
     )
@@ -419,7 +419,9 @@ def redeem_invite(
         member.active = True
         member.name = name[:120] or member.name
     if membership is None:
-        membership = Membership(member_id=_id(member), team_id=_id(team), role=invite.role)
+        membership = Membership(
+            member_id=require_id(member), team_id=require_id(team), role=invite.role
+        )
     elif not membership.active:
         membership.active = True
         membership.left_at = None
@@ -458,8 +460,3 @@ def _count_use(session: Session, invite: Invite, now: datetime) -> None:
     if getattr(result, "rowcount", 0) != 1:
         raise InviteRejected(InviteProblem.USED_UP)
     session.refresh(invite)
-
-
-def _id(row: Member | Team | Site) -> int:
-    assert row.id is not None, "row must be flushed before use"
-    return row.id

@@ -38,6 +38,7 @@ from sqlmodel import Session, col, select
 
 from storage import directory, prompts
 from storage.cpr import refuse_cpr
+from storage.db import require_id
 from storage.models import (
     PLACE_MAX_LENGTH,
     MeetingOccurrence,
@@ -178,7 +179,7 @@ def generate(
     Idempotent: an existing occurrence (moved or cancelled ones too) is left as it is,
     and prompts already scheduled are not scheduled again. A cancelled series gets none.
     """
-    series_id = _id(series)
+    series_id = require_id(series)
     if series.cancelled:
         return []
     duration = timedelta(minutes=series.duration_minutes)
@@ -234,7 +235,7 @@ def plan_prompts(
     """
     starts_at, ends_at = occurrence.starts_at, occurrence.ends_at
     local = starts_at.astimezone(tz)
-    prefix = f"{key_prefix(_id(occurrence))}{starts_at.astimezone(UTC):%Y%m%dT%H%MZ}:"
+    prefix = f"{key_prefix(require_id(occurrence))}{starts_at.astimezone(UTC):%Y%m%dT%H%MZ}:"
     lead = series.created_by_member_id
     planned = [
         PlannedPrompt(
@@ -333,7 +334,9 @@ def cancel_series(*, session: Session, series_id: int, now: datetime) -> list[Me
             col(MeetingOccurrence.status) != OccurrenceStatus.CANCELLED,
         )
     ).all()
-    cancelled = [cancel_occurrence(session=session, occurrence_id=_id(row)) for row in future]
+    cancelled = [
+        cancel_occurrence(session=session, occurrence_id=require_id(row)) for row in future
+    ]
     logger.info("Meeting series %s cancelled with %s occurrences", series_id, len(cancelled))
     return cancelled
 
@@ -371,7 +374,7 @@ def _schedule(
                 dedupe_key=plan.dedupe_key,
                 due_at=plan.due_at,
                 expires_at=plan.expires_at,
-                payload={"occurrence_id": _id(occurrence)},
+                payload={"occurrence_id": require_id(occurrence)},
             )
         )
     return stored
@@ -429,7 +432,9 @@ def _utc(local: datetime) -> datetime:
 
 
 def _member_ids(session: Session, team_id: int) -> list[int]:
-    return [_id(row.member) for row in directory.team_members(session=session, team_id=team_id)]
+    return [
+        require_id(row.member) for row in directory.team_members(session=session, team_id=team_id)
+    ]
 
 
 def _occurrence(session: Session, occurrence_id: int) -> MeetingOccurrence:
@@ -444,12 +449,6 @@ def _series(session: Session, series_id: int) -> MeetingSeries:
     if series is None:
         raise MeetingNotFound(f"no meeting series {series_id}")
     return series
-
-
-def _id(row: object) -> int:
-    row_id = getattr(row, "id", None)
-    assert isinstance(row_id, int), "flush the row first"
-    return row_id
 
 
 def _dialect(session: Session) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import Integer, bindparam, delete, func
 from sqlmodel import Session, col, select
 
 from storage.cpr import refuse_cpr
-from storage.db import utcnow
+from storage.db import require_id, utcnow
 from storage.models import (
     NOTE_MAX_LENGTH,
     Expression,
@@ -97,8 +97,8 @@ def add_note(
     chosen = _markers(markers)
     now = now or utcnow()
     note = Note(
-        team_id=_id(team),
-        resident_id=_id(resident),
+        team_id=require_id(team),
+        resident_id=require_id(resident),
         author_member_id=author_member_id,
         created_at=now,
         shift=shift_at(team, now, tz),
@@ -126,7 +126,7 @@ def _write_markers(session: Session, note: Note, markers: Sequence[Marker]) -> N
     for marker in markers:
         session.add(
             NoteMarker(
-                note_id=_id(note),
+                note_id=require_id(note),
                 marker=marker,
                 team_id=note.team_id,
                 resident_id=note.resident_id,
@@ -283,11 +283,11 @@ def resident_card(
         )
     )
     notes = recent_notes(session=session, team_id=team_id, resident_id=resident.id, limit=scan)
-    markers = markers_of(session=session, note_ids=[_id(note) for note in notes])
+    markers = markers_of(session=session, note_ids=[require_id(note) for note in notes])
     latest: dict[str, list[Note]] = {}
     unmarked: list[Note] = []
     for note in notes:
-        note_markers = markers.get(_id(note), [])
+        note_markers = markers.get(require_id(note), [])
         if not note_markers and len(unmarked) < per_marker:
             unmarked.append(note)
         for marker in note_markers:
@@ -301,8 +301,3 @@ def resident_card(
         latest=latest,
         unmarked=unmarked,
     )
-
-
-def _id(row: Team | Resident | Note) -> int:
-    assert row.id is not None, "row must be flushed before use"
-    return row.id

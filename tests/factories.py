@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import random
 import secrets
+from datetime import timedelta
 
 from sqlmodel import Session
 
+from storage import conversations
+from storage.db import utcnow
 from storage.directory import TeamMember
 from storage.models import Member, Membership, Resident, Role, Site, SiteKind, Team
 
@@ -102,3 +105,22 @@ def make_resident(
     session.add(resident)
     session.flush()
     return resident
+
+
+def make_draft(*, session: Session, telegram_id: int, idle: timedelta = timedelta(0)) -> None:
+    """Stores a note draft in a private chat, last touched ``idle`` ago, and commits."""
+    conversations.save(
+        session=session,
+        telegram_id=telegram_id,
+        chat_id=telegram_id,
+        flow="note",
+        state="note.content",
+        data={"text": "Hun smilede."},
+    )
+    session.commit()
+    if idle:
+        draft = conversations.load(session=session, telegram_id=telegram_id, chat_id=telegram_id)
+        assert draft is not None
+        draft.updated_at = utcnow() - idle
+        session.add(draft)
+        session.commit()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -11,18 +10,21 @@ from sqlmodel import Session, select
 
 from bot.app import StemmeApplication
 from storage import conversations
-from storage.models import Note, NoteMarker, Resident
+from storage.models import Note, Resident
 from storage.residents import list_residents
 from tests.e2e.conftest import Admin
-from tests.e2e.test_onboarding import (
-    LEAD_ID,
+from tests.e2e.people import (
     METTE_ID,
     OMAR_ID,
-    _join,
-    _setup_team,
-    _staff_invite_code,
+    count_presses,
+    join,
+    notes_of,
+    setup_team,
+    staff_invite_code,
+    take_note,
+    team_with_residents,
 )
-from tests.emulator import BotApiEmulator, EmuUser
+from tests.emulator import BotApiEmulator
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
@@ -36,51 +38,13 @@ def _expected_shift(moment: datetime) -> str:
     return "night"
 
 
-async def _team_with_residents(
-    emulator: BotApiEmulator, admin: Admin, *aliases: str, name: str = "Team Syd"
-) -> tuple[int, EmuUser, EmuUser]:
-    team_id, code = _setup_team(admin, name)
-    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
-    omar, _ = await _join(emulator, OMAR_ID, "Omar", await _staff_invite_code(lise), "da")
-    for alias in aliases:
-        await lise.send("/residents")
-        await lise.press("➕ Tilføj borger")
-        await lise.send(alias)
-    return team_id, lise, omar
-
-
-def _notes(engine: Engine) -> list[tuple[Note, list[str]]]:
-    with Session(engine) as session:
-        notes = session.exec(select(Note).order_by(Note.id)).all()  # type: ignore[arg-type]
-        result = []
-        for note in notes:
-            markers = session.exec(
-                select(NoteMarker.marker).where(NoteMarker.note_id == note.id)
-            ).all()
-            result.append((note, sorted(markers)))
-        return result
-
-
-def _presses(user: EmuUser) -> Any:
-    """Counts the presses a user makes from now on."""
-    counter = {"n": 0}
-    original = user.press
-
-    async def counting(*args: Any, **kwargs: Any) -> Any:
-        counter["n"] += 1
-        return await original(*args, **kwargs)
-
-    user.press = counting  # type: ignore[method-assign]
-    return counter
-
-
 async def test_a_text_note_takes_three_presses_and_leaves_no_text_in_the_chat(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    team_id, _lise, omar = await _team_with_residents(
+    team_id, _lise, omar = await team_with_residents(
         emulator, admin, "Fru H., stue 12", "Hr. J., stue 3"
     )
-    presses = _presses(omar)
+    presses = count_presses(omar)
     reaction = await omar.send("/note")
     assert "Hvem handler det om?" in reaction.text
     assert reaction.messages[0].button_texts[:2] == ["Fru H., stue 12", "Hr. J., stue 3"]
@@ -92,7 +56,7 @@ async def test_a_text_note_takes_three_presses_and_leaves_no_text_in_the_chat(
     reaction = await omar.press("Gem ✔")
     assert presses["n"] == 3
 
-    [(note, markers)] = _notes(e2e_engine)
+    [(note, markers)] = notes_of(e2e_engine)
     assert "Gemt ✔ mikroøjeblik #" + str(note.id) in reaction.text
     assert "Fru H." not in reaction.message.text, "the confirmation names no resident"
     assert reaction.message.reply_keyboard == [["Mikroøjeblik"]]
@@ -112,8 +76,8 @@ async def test_a_text_note_takes_three_presses_and_leaves_no_text_in_the_chat(
 async def test_a_voice_note_with_markers_nonverbal_and_for_the_team(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    await _team_with_residents(emulator, admin, "Fru H., stue 12")
-    presses = _presses(omar := emulator.user(OMAR_ID, "Omar"))
+    await team_with_residents(emulator, admin, "Fru H., stue 12")
+    presses = count_presses(omar := emulator.user(OMAR_ID, "Omar"))
     reaction = await omar.send("Mikroøjeblik")
     assert "Hvem handler det om?" in reaction.text
     await omar.press("Fru H., stue 12")
@@ -125,7 +89,7 @@ async def test_a_voice_note_with_markers_nonverbal_and_for_the_team(
     reaction = await omar.press("Gem ✔")
     assert presses["n"] == 5
     assert "Det kommer med på teamets næste møde" in reaction.text
-    [(note, markers)] = _notes(e2e_engine)
+    [(note, markers)] = notes_of(e2e_engine)
     assert note.text is None and note.voice_file_id and note.voice_duration == 9
     assert note.expression == "nonverbal" and note.for_team
     assert markers == ["naervaer"]
@@ -134,7 +98,7 @@ async def test_a_voice_note_with_markers_nonverbal_and_for_the_team(
 async def test_plain_text_outside_a_flow_is_offered_as_a_micro_moment(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    await _team_with_residents(emulator, admin, "Fru H., stue 12", "Hr. J., stue 3")
+    await team_with_residents(emulator, admin, "Fru H., stue 12", "Hr. J., stue 3")
     omar = emulator.user(OMAR_ID, "Omar")
     reaction = await omar.send("Hr. J. ville gerne selv smøre sin mad i dag.")
     assert "Gem dette som et mikroøjeblik? Hvem handler det om?" in reaction.text
@@ -142,7 +106,7 @@ async def test_plain_text_outside_a_flow_is_offered_as_a_micro_moment(
     assert "Hr. J., stue 3: Hr. J. ville gerne selv smøre sin mad i dag." in reaction.text
     await omar.press("Selvhjulpenhed")
     await omar.press("Gem ✔")
-    [(note, markers)] = _notes(e2e_engine)
+    [(note, markers)] = notes_of(e2e_engine)
     assert note.text == "Hr. J. ville gerne selv smøre sin mad i dag."
     assert markers == ["selvhjulpenhed"]
 
@@ -150,7 +114,7 @@ async def test_plain_text_outside_a_flow_is_offered_as_a_micro_moment(
 async def test_typing_filters_and_a_lead_adds_a_resident_on_the_spot(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    team_id, lise, omar = await _team_with_residents(
+    team_id, lise, omar = await team_with_residents(
         emulator, admin, "Fru H., stue 12", "Hr. J., stue 3", "Fru Ø, stue 7"
     )
     await omar.send("/note")
@@ -168,21 +132,21 @@ async def test_typing_filters_and_a_lead_adds_a_resident_on_the_spot(
     with Session(e2e_engine) as session:
         aliases = [r.alias for r in list_residents(session=session, team_id=team_id)]
     assert "Hr. K., stue 9" in aliases
-    [(note, markers)] = _notes(e2e_engine)
+    [(note, markers)] = notes_of(e2e_engine)
     assert markers == ["selvbestemmelse"]
 
 
 async def test_an_over_long_text_is_kept_and_can_be_shortened_or_trimmed(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    await team_with_residents(emulator, admin, "Fru H., stue 12")
     omar = emulator.user(OMAR_ID, "Omar")
     await omar.send("/note")
     await omar.press("Fru H., stue 12")
     long_text = "Hun fortalte om sin have. " * 50  # 1,300 characters
     reaction = await omar.send(long_text)
     assert "højst have 1000" in reaction.text and "Jeg har gemt den" in reaction.text
-    assert _notes(e2e_engine) == []
+    assert notes_of(e2e_engine) == []
     reaction = await omar.send("Hun fortalte om sin have og ville gerne ud.")
     assert "Vælg op til 3 markører" in reaction.text
     await omar.press("Gem ✔")
@@ -193,7 +157,7 @@ async def test_an_over_long_text_is_kept_and_can_be_shortened_or_trimmed(
     reaction = await omar.press("Behold de første 1000 tegn")
     assert "Vælg op til 3 markører" in reaction.text
     await omar.press("Gem ✔")
-    (first, _), (second, _) = _notes(e2e_engine)
+    (first, _), (second, _) = notes_of(e2e_engine)
     assert first.text == "Hun fortalte om sin have og ville gerne ud."
     assert second.text == long_text.strip()[:1000]
 
@@ -201,7 +165,7 @@ async def test_an_over_long_text_is_kept_and_can_be_shortened_or_trimmed(
 async def test_bad_input_keeps_the_step_and_cpr_numbers_are_refused(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    await team_with_residents(emulator, admin, "Fru H., stue 12")
     omar = emulator.user(OMAR_ID, "Omar")
     await omar.send("/note")
     await omar.press("Fru H., stue 12")
@@ -219,7 +183,7 @@ async def test_bad_input_keeps_the_step_and_cpr_numbers_are_refused(
     reaction = await omar.press("Selvbestemmelse")
     assert reaction.alert == "Højst 3 markører. Fjern en først."
     await omar.press("Gem ✔")
-    [(note, markers)] = _notes(e2e_engine)
+    [(note, markers)] = notes_of(e2e_engine)
     assert markers == ["naervaer", "respekt", "tryghed"]
     assert "010190" not in (note.text or "")
 
@@ -227,7 +191,7 @@ async def test_bad_input_keeps_the_step_and_cpr_numbers_are_refused(
 async def test_a_resident_deactivated_mid_note_and_a_removed_member(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    _team_id, lise, omar = await _team_with_residents(
+    _team_id, lise, omar = await team_with_residents(
         emulator, admin, "Fru H., stue 12", "Hr. J., stue 3"
     )
     await omar.send("/note")
@@ -242,10 +206,10 @@ async def test_a_resident_deactivated_mid_note_and_a_removed_member(
     reaction = await omar.press("Hr. J., stue 3")
     assert "Hr. J., stue 3: Hun ville have vinduet åbent." in reaction.text
     await omar.press("Gem ✔")
-    [(note, _markers)] = _notes(e2e_engine)
+    [(note, _markers)] = notes_of(e2e_engine)
     assert note.text == "Hun ville have vinduet åbent."
 
-    mette, _ = await _join(emulator, METTE_ID, "Mette", await _staff_invite_code(lise), "da")
+    mette, _ = await join(emulator, METTE_ID, "Mette", await staff_invite_code(lise), "da")
     await mette.send("/note")
     await mette.press("Hr. J., stue 3")
     await mette.send("Han sang med.")
@@ -255,28 +219,22 @@ async def test_a_resident_deactivated_mid_note_and_a_removed_member(
     await lise.press("Ja, fjern")
     reaction = await mette.press("Gem ✔")
     assert "invitationslink" in (reaction.alert or "")
-    assert len(_notes(e2e_engine)) == 1
-
-
-async def _note(user: EmuUser, alias: str, text: str, *markers: str) -> int:
-    await user.send("/note")
-    await user.press(alias)
-    await user.send(text)
-    for marker in markers:
-        await user.press(marker)
-    reaction = await user.press("Gem ✔")
-    return int(reaction.text.split("#", 1)[1].split()[0])
+    assert len(notes_of(e2e_engine)) == 1
 
 
 async def test_moments_and_the_card_show_the_team_its_own_notes_only(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    _team_id, _lise, omar = await _team_with_residents(
+    _team_id, _lise, omar = await team_with_residents(
         emulator, admin, "Fru H., stue 12", "Hr. J., stue 3"
     )
-    first = await _note(omar, "Fru H., stue 12", "Hun smilede ved kaffen.", "Nærvær", "Hjemlighed")
-    await _note(omar, "Fru H., stue 12", "Hun ville selv vælge tøj.", "Selvbestemmelse", "Nærvær")
-    await _note(omar, "Hr. J., stue 3", "Han sang med på radioen.")
+    first = await take_note(
+        omar, "Fru H., stue 12", "Hun smilede ved kaffen.", "Nærvær", "Hjemlighed"
+    )
+    await take_note(
+        omar, "Fru H., stue 12", "Hun ville selv vælge tøj.", "Selvbestemmelse", "Nærvær"
+    )
+    await take_note(omar, "Hr. J., stue 3", "Han sang med på radioen.")
 
     reaction = await omar.send("/moments")
     assert "Teamets mikroøjeblikke (3), nyeste først" in reaction.text
@@ -294,8 +252,8 @@ async def test_moments_and_the_card_show_the_team_its_own_notes_only(
     assert len(card) < 1000, "the card fits a phone screen"
 
     # Another team's lead sees none of it, and forged buttons do nothing.
-    _other_id, other_code = _setup_team(admin, "Team Nord")
-    karen, _ = await _join(emulator, METTE_ID, "Karen", other_code, "da")
+    _other_id, other_code = setup_team(admin, "Team Nord")
+    karen, _ = await join(emulator, METTE_ID, "Karen", other_code, "da")
     reaction = await karen.send("/moments")
     assert "Teamets mikroøjeblikke (0)" in reaction.text and "kaffen" not in reaction.text
     with Session(e2e_engine) as session:
@@ -310,14 +268,14 @@ async def test_moments_and_the_card_show_the_team_its_own_notes_only(
         reaction = await karen.press_data(data)
         assert reaction.alert == "Den knap er ikke længere aktiv. Intet blev ændret.", data
         assert "kaffen" not in reaction.text
-    assert len(_notes(e2e_engine)) == 3
+    assert len(notes_of(e2e_engine)) == 3
 
 
 async def test_the_author_edits_within_24_hours_and_not_after(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    _team_id, lise, omar = await _team_with_residents(emulator, admin, "Fru H., stue 12")
-    number = await _note(omar, "Fru H., stue 12", "Hun ville have te.", "Tryghed")
+    _team_id, lise, omar = await team_with_residents(emulator, admin, "Fru H., stue 12")
+    number = await take_note(omar, "Fru H., stue 12", "Hun ville have te.", "Tryghed")
     await omar.send("/moments")
     reaction = await omar.press(f"✏️ #{number}")
     assert f"Du ændrer #{number}" in reaction.text
@@ -330,7 +288,7 @@ async def test_the_author_edits_within_24_hours_and_not_after(
     assert f"Ændret ✔ mikroøjeblik #{number}" in reaction.text
     visible = " ".join(message.text or "" for message in omar.chat_messages())
     assert "honning" not in visible, "the new text is tidied from the chat"
-    [(note, markers)] = _notes(e2e_engine)
+    [(note, markers)] = notes_of(e2e_engine)
     assert note.text == "Hun ville have te med honning." and note.edited_at is not None
     assert markers == ["respekt", "tryghed"]
 
@@ -344,19 +302,19 @@ async def test_the_author_edits_within_24_hours_and_not_after(
     assert "kun ændres af den, der skrev det, og kun i 24 timer" in (reaction.alert or "")
     reaction = await omar.press_data(f"mom:del!:{number}")
     assert "kun i 24 timer" in (reaction.alert or "")
-    assert len(_notes(e2e_engine)) == 1
+    assert len(notes_of(e2e_engine)) == 1
 
     await lise.send("/moments")
     await lise.press(f"🗑 #{number}")
     reaction = await lise.press("Ja, slet")
     assert f"Mikroøjeblik #{number} er slettet" in reaction.text
-    assert _notes(e2e_engine) == []
+    assert notes_of(e2e_engine) == []
 
 
 async def test_a_lead_changes_shift_times_and_turns_chat_hygiene_off(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    _team_id, lise, omar = await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    _team_id, lise, omar = await team_with_residents(emulator, admin, "Fru H., stue 12")
     reaction = await omar.send("/settings")
     assert "Det kan kun teamlederen" in reaction.text
     reaction = await lise.send("/settings")
@@ -370,8 +328,8 @@ async def test_a_lead_changes_shift_times_and_turns_chat_hygiene_off(
     reaction = await lise.press("Slå oprydning fra")
     assert "fra: beskederne bliver i chatten" in reaction.text
 
-    await _note(omar, "Fru H., stue 12", "Hun nynnede.")
-    [(note, _markers)] = _notes(e2e_engine)
+    await take_note(omar, "Fru H., stue 12", "Hun nynnede.")
+    [(note, _markers)] = notes_of(e2e_engine)
     local_minute = note.created_at.astimezone(COPENHAGEN)
     if (local_minute.hour, local_minute.minute) < (23, 58):
         assert note.shift == "day"
@@ -382,7 +340,7 @@ async def test_a_lead_changes_shift_times_and_turns_chat_hygiene_off(
 async def test_a_failed_delete_never_loses_the_note(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    await team_with_residents(emulator, admin, "Fru H., stue 12")
     omar = emulator.user(OMAR_ID, "Omar")
     await omar.send("/note")
     await omar.press("Fru H., stue 12")
@@ -394,14 +352,14 @@ async def test_a_failed_delete_never_loses_the_note(
     reaction = await omar.press("Gem ✔")
     assert "Gemt ✔ mikroøjeblik #" in reaction.text
     assert any(call.status == 400 for call in emulator.calls_for("deleteMessages"))
-    [(note, _markers)] = _notes(e2e_engine)
+    [(note, _markers)] = notes_of(e2e_engine)
     assert note.text == "Hun ville høre nyheder i radioen."
 
 
 async def test_the_button_restarts_and_text_while_choosing_markers_replaces_the_content(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    await team_with_residents(emulator, admin, "Fru H., stue 12")
     omar = emulator.user(OMAR_ID, "Omar")
     await omar.send("/note")
     await omar.press("Fru H., stue 12")
@@ -415,7 +373,7 @@ async def test_the_button_restarts_and_text_while_choosing_markers_replaces_the_
     reaction = await omar.send_sticker()
     assert "Vælg markører med knapperne ovenfor" in reaction.text
     await omar.press("Gem ✔")
-    [(note, markers)] = _notes(e2e_engine)
+    [(note, markers)] = notes_of(e2e_engine)
     assert note.text == "Hun ville have kaffe med mælk." and markers == ["tryghed"]
     leftovers = [m for m in omar.chat_messages() if "Gemt ✔" not in (m.text or "")]
     leftover_texts = [m.text for m in leftovers if m.text and m.text != "Mikroøjeblik"]
@@ -427,7 +385,7 @@ async def test_a_search_pages_within_its_results_and_a_story_is_not_a_search(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
     aliases = [f"Fru A{i:02d}" for i in range(10)] + ["Hr. B, stue 1", "Hr. C, stue 2"]
-    await _team_with_residents(emulator, admin, *aliases)
+    await team_with_residents(emulator, admin, *aliases)
     omar = emulator.user(OMAR_ID, "Omar")
     await omar.send("/note")
     reaction = await omar.send("Fru A")
@@ -451,7 +409,7 @@ async def test_a_search_pages_within_its_results_and_a_story_is_not_a_search(
 async def test_cancel_keeps_the_button_and_tidies_the_draft(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    await team_with_residents(emulator, admin, "Fru H., stue 12")
     omar = emulator.user(OMAR_ID, "Omar")
     await omar.send("/note")
     await omar.press("Fru H., stue 12")
@@ -461,15 +419,15 @@ async def test_cancel_keeps_the_button_and_tidies_the_draft(
     assert reaction.message.reply_keyboard == [["Mikroøjeblik"]]
     visible = " ".join(message.text or "" for message in omar.chat_messages())
     assert "græd" not in visible and "Fru H." not in visible
-    assert _notes(e2e_engine) == []
+    assert notes_of(e2e_engine) == []
 
 
 async def test_an_over_long_text_on_the_fast_path_is_shortened_before_anything_else(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    await team_with_residents(emulator, admin, "Fru H., stue 12")
     omar = emulator.user(OMAR_ID, "Omar")
-    presses = _presses(omar)
+    presses = count_presses(omar)
     reaction = await omar.send("Hun talte om sin mand. " * 60)
     assert "Behold de første 1000 tegn" in reaction.text or reaction.messages[0].button_texts == [
         "Behold de første 1000 tegn"
@@ -480,14 +438,14 @@ async def test_an_over_long_text_on_the_fast_path_is_shortened_before_anything_e
     await omar.press("Nærvær")
     await omar.press("Gem ✔")
     assert presses["n"] == 4
-    [(note, _markers)] = _notes(e2e_engine)
+    [(note, _markers)] = notes_of(e2e_engine)
     assert len(note.text or "") == 1000
 
 
 async def test_the_card_counts_every_marker_and_shows_each_note_once(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    await team_with_residents(emulator, admin, "Fru H., stue 12")
     omar = emulator.user(OMAR_ID, "Omar")
     labels = [
         "Tryghed",
@@ -504,7 +462,9 @@ async def test_the_card_counts_every_marker_and_shows_each_note_once(
     ]
     for index in range(10):
         chosen = labels[index % 11 : index % 11 + 2] or labels[:1]
-        await _note(omar, "Fru H., stue 12", f"Note nummer {index} om en lang dag. " * 3, *chosen)
+        await take_note(
+            omar, "Fru H., stue 12", f"Note nummer {index} om en lang dag. " * 3, *chosen
+        )
     await omar.send("/card")
     reaction = await omar.press("Fru H., stue 12")
     card = reaction.text
@@ -518,7 +478,7 @@ async def test_the_card_counts_every_marker_and_shows_each_note_once(
 async def test_a_typo_fixed_by_editing_the_message_is_what_gets_saved(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    await _team_with_residents(emulator, admin, "Fru H., stue 12")
+    await team_with_residents(emulator, admin, "Fru H., stue 12")
     omar = emulator.user(OMAR_ID, "Omar")
     await omar.send("/note")
     await omar.press("Fru H., stue 12")
@@ -529,5 +489,5 @@ async def test_a_typo_fixed_by_editing_the_message_is_what_gets_saved(
     )
     assert "Rettet ✔ Jeg gemmer den nye tekst." in reaction.text
     await omar.press("Gem ✔")
-    [(note, _markers)] = _notes(e2e_engine)
+    [(note, _markers)] = notes_of(e2e_engine)
     assert note.text == "Hun ville have te."

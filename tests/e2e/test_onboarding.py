@@ -6,64 +6,38 @@ checks what they see and what was stored.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.app import StemmeApplication
 from storage import conversations
-from storage.directory import get_member_by_telegram_id, team_members
+from storage.directory import team_members
 from storage.models import Conversation, Member, Resident, Role
 from storage.residents import list_residents
 from tests.e2e.conftest import BOT_USERNAME, Admin
-from tests.emulator import BotApiEmulator
-
-LEAD_ID, OMAR_ID, METTE_ID, STRANGER_ID = (
-    5_000_000_001,
-    5_000_000_002,
-    5_000_000_003,
-    5_000_000_009,
+from tests.e2e.people import (
+    LEAD_ID,
+    METTE_ID,
+    OMAR_ID,
+    STRANGER_ID,
+    join,
+    member_of,
+    setup_team,
+    staff_invite_code,
 )
-
-
-def _setup_team(admin: Admin, name: str = "Team Syd") -> tuple[int, str]:
-    site = admin("site", "add", f"Plejecenter Rosen {name}")["site"]
-    team = admin("team", "add", "--site", str(site["id"]), name)["team"]
-    invite = admin("invite", "--team", str(team["id"]), "--role", "lead")["invite"]
-    return int(team["id"]), str(invite["code"])
-
-
-def _member(engine: Engine, telegram_id: int) -> Member | None:
-    with Session(engine) as session:
-        return get_member_by_telegram_id(session=session, telegram_id=telegram_id)
-
-
-async def _join(emulator: BotApiEmulator, user_id: int, name: str, code: str, lang: str) -> Any:
-    user = emulator.user(user_id, name, language_code=lang)
-    await user.send(f"/start {code}")
-    return user, await user.press("Dansk" if lang == "da" else "English")
-
-
-async def _staff_invite_code(lead: Any, label: str = "5 personer") -> str:
-    reaction = await lead.send("/invite")
-    assert "Hvor mange må bruge linket?" in reaction.text
-    reaction = await lead.press(label)
-    prefix = f"https://t.me/{BOT_USERNAME}?start="
-    assert prefix in reaction.text
-    return str(reaction.text.split(prefix, 1)[1].split()[0])
+from tests.emulator import BotApiEmulator
 
 
 async def test_a_lead_joins_by_invite_in_danish_and_invites_two_staff(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    team_id, code = _setup_team(admin)
+    team_id, code = setup_team(admin)
     lise = emulator.user(LEAD_ID, "Lise", language_code="da")
 
     reaction = await lise.send(f"/start {code}")
     assert reaction.messages[0].button_texts == ["Dansk", "English"]
     assert "Vælg dit sprog" in reaction.text
-    assert _member(e2e_engine, LEAD_ID) is None, "nothing is stored before the user joins"
+    assert member_of(e2e_engine, LEAD_ID) is None, "nothing is stored before the user joins"
 
     reaction = await lise.press("Dansk")
     assert "Velkommen til Team Syd, Lise!" in reaction.text
@@ -71,10 +45,10 @@ async def test_a_lead_joins_by_invite_in_danish_and_invites_two_staff(
     lead_menu = emulator.commands_for({"type": "chat", "chat_id": LEAD_ID}, None)
     assert "invite" in [command["command"] for command in lead_menu]
 
-    staff_code = await _staff_invite_code(lise)
-    omar, reaction = await _join(emulator, OMAR_ID, "Omar", staff_code, "en")
+    staff_code = await staff_invite_code(lise)
+    omar, reaction = await join(emulator, OMAR_ID, "Omar", staff_code, "en")
     assert "Welcome to Team Syd, Omar!" in reaction.text
-    mette, reaction = await _join(emulator, METTE_ID, "Mette", staff_code, "da")
+    mette, reaction = await join(emulator, METTE_ID, "Mette", staff_code, "da")
     assert "Velkommen til Team Syd, Mette!" in reaction.text
     staff_menu = emulator.commands_for({"type": "chat", "chat_id": OMAR_ID}, None)
     assert "invite" not in [command["command"] for command in staff_menu]
@@ -87,7 +61,7 @@ async def test_a_lead_joins_by_invite_in_danish_and_invites_two_staff(
         ("Mette", Role.STAFF),
         ("Omar", Role.STAFF),
     ]
-    assert _member(e2e_engine, OMAR_ID).language == "en"  # type: ignore[union-attr]
+    assert member_of(e2e_engine, OMAR_ID).language == "en"  # type: ignore[union-attr]
 
     reaction = await omar.send("/team")
     assert "Team leads: Lise" in reaction.text
@@ -101,9 +75,9 @@ async def test_a_lead_joins_by_invite_in_danish_and_invites_two_staff(
 async def test_residents_are_managed_by_the_lead_and_seen_by_staff(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    team_id, code = _setup_team(admin)
-    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
-    omar, _ = await _join(emulator, OMAR_ID, "Omar", await _staff_invite_code(lise), "en")
+    team_id, code = setup_team(admin)
+    lise, _ = await join(emulator, LEAD_ID, "Lise", code, "da")
+    omar, _ = await join(emulator, OMAR_ID, "Omar", await staff_invite_code(lise), "en")
 
     reaction = await lise.send("/residents")
     assert "Team Syd har ingen borgere endnu" in reaction.text
@@ -142,9 +116,9 @@ async def test_residents_are_managed_by_the_lead_and_seen_by_staff(
 async def test_staff_and_other_teams_cannot_use_forged_buttons(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    team_id, code = _setup_team(admin)
-    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
-    omar, _ = await _join(emulator, OMAR_ID, "Omar", await _staff_invite_code(lise), "en")
+    team_id, code = setup_team(admin)
+    lise, _ = await join(emulator, LEAD_ID, "Lise", code, "da")
+    omar, _ = await join(emulator, OMAR_ID, "Omar", await staff_invite_code(lise), "en")
     await lise.send("/residents")
     await lise.press("➕ Tilføj borger")
     await lise.send("Fru H., stue 12")
@@ -156,13 +130,13 @@ async def test_staff_and_other_teams_cannot_use_forged_buttons(
     assert reaction.alert == "Only the team lead can do that."
     reaction = await omar.press_data("res:add")
     assert reaction.alert == "Only the team lead can do that."
-    lise_id = _member(e2e_engine, LEAD_ID).id  # type: ignore[union-attr]
+    lise_id = member_of(e2e_engine, LEAD_ID).id  # type: ignore[union-attr]
     reaction = await omar.press_data(f"team:remove!:{team_id}:{lise_id}")
     assert reaction.alert == "Only the team lead can do that."
 
     # The lead of another team, pressing a button for this team's resident.
-    _other_team, other_code = _setup_team(admin, "Team Nord")
-    karen, _ = await _join(emulator, METTE_ID, "Karen", other_code, "da")
+    _other_team, other_code = setup_team(admin, "Team Nord")
+    karen, _ = await join(emulator, METTE_ID, "Karen", other_code, "da")
     reaction = await karen.press_data(f"res:off!:{resident.id}")
     assert reaction.alert == "Den knap er ikke længere aktiv. Intet blev ændret."
     reaction = await karen.press_data(f"team:switch:{team_id}")
@@ -172,13 +146,13 @@ async def test_staff_and_other_teams_cannot_use_forged_buttons(
 
     with Session(e2e_engine) as session:
         assert session.get(Resident, resident.id).active  # type: ignore[union-attr]
-        assert _member(e2e_engine, METTE_ID).current_team_id != team_id  # type: ignore[union-attr]
+        assert member_of(e2e_engine, METTE_ID).current_team_id != team_id  # type: ignore[union-attr]
 
 
 async def test_a_stranger_gets_the_access_explanation_and_nothing_is_stored(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    _setup_team(admin)
+    setup_team(admin)
     stranger = emulator.user(STRANGER_ID, "Ukendt", language_code="da")
     for text in ("/start", "hej", "/residents", "/help", "/team"):
         reaction = await stranger.send(text)
@@ -205,7 +179,7 @@ async def test_a_stranger_gets_the_access_explanation_and_nothing_is_stored(
 async def test_bad_invite_codes_get_a_clear_answer(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    team_id, _code = _setup_team(admin)
+    team_id, _code = setup_team(admin)
     single = admin("invite", "--team", str(team_id), "--role", "staff", "--uses", "1")["invite"]
     newcomer = emulator.user(OMAR_ID, "Omar", language_code="da")
     reaction = await newcomer.send("/start doesnotexist99")
@@ -218,14 +192,14 @@ async def test_bad_invite_codes_get_a_clear_answer(
     # A forged language button with a made-up code joins nothing.
     reaction = await late.press_data("lang:da:madeupcode1")
     assert "Jeg kender ikke dette invitationslink" in reaction.text
-    assert _member(e2e_engine, METTE_ID) is None
+    assert member_of(e2e_engine, METTE_ID) is None
 
 
 async def test_cpr_numbers_are_refused_deleted_and_the_flow_continues(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    team_id, code = _setup_team(admin)
-    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
+    team_id, code = setup_team(admin)
+    lise, _ = await join(emulator, LEAD_ID, "Lise", code, "da")
     await lise.send("/residents")
     await lise.press("➕ Tilføj borger")
     reaction = await lise.send("Fru H. 010190-1234")
@@ -243,8 +217,8 @@ async def test_cpr_numbers_are_refused_deleted_and_the_flow_continues(
 async def test_wrong_input_keeps_the_step_and_cancel_ends_it(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    _team_id, code = _setup_team(admin)
-    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
+    _team_id, code = setup_team(admin)
+    lise, _ = await join(emulator, LEAD_ID, "Lise", code, "da")
     await lise.send("/residents")
     await lise.press("➕ Tilføj borger")
     reaction = await lise.send_sticker()
@@ -264,9 +238,9 @@ async def test_wrong_input_keeps_the_step_and_cancel_ends_it(
 async def test_a_lead_removes_a_member_who_then_loses_access(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    team_id, code = _setup_team(admin)
-    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
-    mette, _ = await _join(emulator, METTE_ID, "Mette", await _staff_invite_code(lise), "da")
+    team_id, code = setup_team(admin)
+    lise, _ = await join(emulator, LEAD_ID, "Lise", code, "da")
+    mette, _ = await join(emulator, METTE_ID, "Mette", await staff_invite_code(lise), "da")
     await lise.send("/team")
     await lise.press("Fjern et medlem")
     reaction = await lise.press("Mette")
@@ -285,28 +259,28 @@ async def test_a_lead_removes_a_member_who_then_loses_access(
 async def test_a_temp_in_two_teams_switches_team_with_a_button(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    south_id, south_code = _setup_team(admin, "Team Syd")
-    north_id, north_code = _setup_team(admin, "Team Nord")
-    lise, _ = await _join(emulator, LEAD_ID, "Lise", south_code, "da")
-    karen, _ = await _join(emulator, METTE_ID, "Karen", north_code, "da")
-    south_staff = await _staff_invite_code(lise)
-    north_staff = await _staff_invite_code(karen)
-    vikar, _ = await _join(emulator, OMAR_ID, "Vikar", south_staff, "da")
+    south_id, south_code = setup_team(admin, "Team Syd")
+    north_id, north_code = setup_team(admin, "Team Nord")
+    lise, _ = await join(emulator, LEAD_ID, "Lise", south_code, "da")
+    karen, _ = await join(emulator, METTE_ID, "Karen", north_code, "da")
+    south_staff = await staff_invite_code(lise)
+    north_staff = await staff_invite_code(karen)
+    vikar, _ = await join(emulator, OMAR_ID, "Vikar", south_staff, "da")
     await vikar.send(f"/start {north_staff}")
-    assert _member(e2e_engine, OMAR_ID).current_team_id == north_id  # type: ignore[union-attr]
+    assert member_of(e2e_engine, OMAR_ID).current_team_id == north_id  # type: ignore[union-attr]
 
     reaction = await vikar.send("/team")
     assert "Team Nord" in reaction.text
     reaction = await vikar.press("Skift til Team Syd")
     assert "Du arbejder nu i Team Syd" in reaction.text
-    assert _member(e2e_engine, OMAR_ID).current_team_id == south_id  # type: ignore[union-attr]
+    assert member_of(e2e_engine, OMAR_ID).current_team_id == south_id  # type: ignore[union-attr]
 
 
 async def test_language_can_be_switched(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    _team_id, code = _setup_team(admin)
-    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
+    _team_id, code = setup_team(admin)
+    lise, _ = await join(emulator, LEAD_ID, "Lise", code, "da")
     reaction = await lise.send("/language")
     assert reaction.messages[0].button_texts == ["Dansk", "English"]
     reaction = await lise.press("English")
@@ -323,11 +297,11 @@ async def test_an_administrator_sees_every_team_and_invites_a_lead(
     from bot.app import build_application
     from tests.e2e.conftest import e2e_settings, running
 
-    south_id, code = _setup_team(admin, "Team Syd")
-    _setup_team(admin, "Team Nord")
+    south_id, code = setup_team(admin, "Team Syd")
+    setup_team(admin, "Team Nord")
     settings = e2e_settings(emulator, e2e_database_url).model_copy(update={"admins": [42]})
     async with running(build_application(settings)):
-        await _join(emulator, LEAD_ID, "Lise", code, "da")
+        await join(emulator, LEAD_ID, "Lise", code, "da")
         consultant = emulator.user(42, "Konsulent", language_code="da")
         reaction = await consultant.send("/help")
         assert "/teams" in reaction.text
@@ -352,13 +326,13 @@ async def test_an_administrator_sees_every_team_and_invites_a_lead(
 async def test_a_lead_of_two_teams_cannot_act_on_the_other_team_with_an_old_button(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    south_id, south_code = _setup_team(admin, "Team Syd")
-    north_id, _north_code = _setup_team(admin, "Team Nord")
-    lise, _ = await _join(emulator, LEAD_ID, "Lise", south_code, "da")
-    omar, _ = await _join(emulator, OMAR_ID, "Omar", await _staff_invite_code(lise), "da")
+    south_id, south_code = setup_team(admin, "Team Syd")
+    north_id, _north_code = setup_team(admin, "Team Nord")
+    lise, _ = await join(emulator, LEAD_ID, "Lise", south_code, "da")
+    omar, _ = await join(emulator, OMAR_ID, "Omar", await staff_invite_code(lise), "da")
     north_lead = admin("invite", "--team", str(north_id), "--role", "lead")["invite"]["code"]
     await lise.send(f"/start {north_lead}")
-    await omar.send(f"/start {await _staff_invite_code(lise)}")  # Omar joins Nord too
+    await omar.send(f"/start {await staff_invite_code(lise)}")  # Omar joins Nord too
     await lise.send("/team")
     await lise.press("Skift til Team Syd")
     await lise.send("/team")

@@ -13,16 +13,16 @@ from storage import conversations
 from storage.residents import list_residents
 from tests.e2e.conftest import Admin
 from tests.e2e.dialog import converse, says
-from tests.e2e.test_onboarding import LEAD_ID, OMAR_ID, _join, _setup_team, _staff_invite_code
+from tests.e2e.people import LEAD_ID, OMAR_ID, join, setup_team, staff_invite_code
 from tests.emulator import BotApiEmulator
 
 
 async def test_help_and_cancel_work_from_any_step_in_either_language(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin
 ) -> None:
-    _team_id, code = _setup_team(admin)
-    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
-    omar, _ = await _join(emulator, OMAR_ID, "Omar", await _staff_invite_code(lise), "en")
+    _team_id, code = setup_team(admin)
+    lise, _ = await join(emulator, LEAD_ID, "Lise", code, "da")
+    omar, _ = await join(emulator, OMAR_ID, "Omar", await staff_invite_code(lise), "en")
     await converse(
         lise,
         "da",
@@ -75,11 +75,11 @@ async def test_help_and_cancel_work_from_any_step_in_either_language(
 async def test_the_bot_runs_on_when_telegram_refuses_the_command_menu(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin
 ) -> None:
-    _team_id, code = _setup_team(admin)
+    _team_id, code = setup_team(admin)
     emulator.fail_next(
         "setMyCommands", error_code=500, description="Internal Server Error", times=5
     )
-    lise, reaction = await _join(emulator, LEAD_ID, "Lise", code, "da")
+    lise, reaction = await join(emulator, LEAD_ID, "Lise", code, "da")
     assert "Velkommen til Team Syd, Lise!" in reaction.text
     assert any(call.status == 500 for call in emulator.calls_for("setMyCommands"))
     reaction = await lise.send("/help")
@@ -93,8 +93,8 @@ async def test_a_failing_step_is_undone_the_user_is_told_and_can_try_again(
     e2e_engine: Engine,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    team_id, code = _setup_team(admin)
-    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
+    team_id, code = setup_team(admin)
+    lise, _ = await join(emulator, LEAD_ID, "Lise", code, "da")
     await lise.send("/residents")
     await lise.press("➕ Tilføj borger")
 
@@ -117,9 +117,9 @@ async def test_a_failing_step_is_undone_the_user_is_told_and_can_try_again(
 async def test_the_apology_is_in_the_users_language_and_edits_are_not_answers(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    team_id, code = _setup_team(admin)
-    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
-    omar, _ = await _join(emulator, OMAR_ID, "Omar", await _staff_invite_code(lise), "en")
+    team_id, code = setup_team(admin)
+    lise, _ = await join(emulator, LEAD_ID, "Lise", code, "da")
+    omar, _ = await join(emulator, OMAR_ID, "Omar", await staff_invite_code(lise), "en")
     emulator.fail_next("sendMessage", error_code=400, description="Bad Request: something odd")
     reaction = await omar.send("/team")
     assert "Sorry, something went wrong on my side" in reaction.text
@@ -148,8 +148,8 @@ async def test_a_step_left_alone_for_half_a_day_is_over(
     from storage.db import utcnow
     from storage.models import Conversation
 
-    team_id, code = _setup_team(admin)
-    lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
+    team_id, code = setup_team(admin)
+    lise, _ = await join(emulator, LEAD_ID, "Lise", code, "da")
     await lise.send("/residents")
     await lise.press("➕ Tilføj borger")
     with Session(e2e_engine) as session:

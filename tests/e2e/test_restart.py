@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from storage.residents import list_residents
 from tests.e2e.conftest import BOT_USERNAME, TOKEN, Admin
-from tests.e2e.test_onboarding import LEAD_ID, _join, _setup_team
+from tests.e2e.people import LEAD_ID, join, setup_team
 from tests.emulator import BotApiEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,10 +61,10 @@ async def _kill(process: asyncio.subprocess.Process) -> bytes:
 async def test_a_bot_killed_mid_flow_continues_where_the_user_was(
     emulator: BotApiEmulator, admin: Admin, e2e_database_url: str, e2e_engine: Engine
 ) -> None:
-    team_id, code = _setup_team(admin)
+    team_id, code = setup_team(admin)
     first = await _start_bot(emulator, e2e_database_url)
     try:
-        lise, _ = await _join(emulator, LEAD_ID, "Lise", code, "da")
+        lise, _ = await join(emulator, LEAD_ID, "Lise", code, "da")
         await lise.send("/residents")
         reaction = await lise.press("➕ Tilføj borger")
         assert "Skriv borgerens kaldenavn" in reaction.text

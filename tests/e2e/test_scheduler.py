@@ -11,25 +11,13 @@ from bot.app import SCHEDULER_KEY, StemmeApplication
 from bot.scheduler import PURGE_JOB, purge_abandoned
 from storage import conversations
 from storage.db import utcnow
+from tests.factories import make_draft
 
 
 def test_abandoned_drafts_are_purged_and_current_ones_kept(engine: Engine) -> None:
     with Session(engine) as session:
-        for telegram_id in (11, 12):
-            conversations.save(
-                session=session,
-                telegram_id=telegram_id,
-                chat_id=telegram_id,
-                flow="note",
-                state="note.content",
-                data={"text": "Hun ville ud i haven."},
-            )
-        session.commit()
-        stale = conversations.load(session=session, telegram_id=11, chat_id=11)
-        assert stale is not None
-        stale.updated_at = utcnow() - timedelta(hours=13)
-        session.add(stale)
-        session.commit()
+        make_draft(session=session, telegram_id=11, idle=timedelta(hours=13))
+        make_draft(session=session, telegram_id=12, idle=timedelta(hours=11))
     assert purge_abandoned(engine) == 1
     with Session(engine) as session:
         assert conversations.load(session=session, telegram_id=11, chat_id=11) is None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage import conversations
+from storage.db import utcnow
+from tests.factories import make_draft
 
 USER = 2**40 + 17  # Telegram user ids are above 2**31
 GROUP_CHAT = -1_001_234_567_890  # supergroup chat ids are large and negative
@@ -129,25 +133,8 @@ def test_data_changed_in_place_is_still_saved(session: Session) -> None:
 
 
 def test_stale_conversations_are_purged_and_fresh_ones_kept(session: Session) -> None:
-    from datetime import timedelta
-
-    from storage.db import utcnow
-
-    for telegram_id in (1, 2):
-        conversations.save(
-            session=session,
-            telegram_id=telegram_id,
-            chat_id=telegram_id,
-            flow="note",
-            state="note.content",
-            data={"text": "Hun smilede."},
-        )
-    session.commit()
-    old = conversations.load(session=session, telegram_id=1, chat_id=1)
-    assert old is not None
-    old.updated_at = utcnow() - timedelta(hours=13)
-    session.add(old)
-    session.commit()
+    make_draft(session=session, telegram_id=1, idle=timedelta(hours=13))
+    make_draft(session=session, telegram_id=2)
     purged = conversations.purge_stale(session=session, older_than=utcnow() - timedelta(hours=12))
     session.commit()
     assert purged == 1
