@@ -491,3 +491,20 @@ async def test_a_typo_fixed_by_editing_the_message_is_what_gets_saved(
     await omar.press("Gem ✔")
     [(note, _markers)] = notes_of(e2e_engine)
     assert note.text == "Hun ville have te."
+
+
+async def test_a_failed_confirmation_keeps_the_note_and_brings_no_apology(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    await team_with_residents(emulator, admin, "Fru H., stue 12")
+    omar = emulator.user(OMAR_ID, "Omar")
+    await omar.send("/note")
+    await omar.press("Fru H., stue 12")
+    await omar.send("Hun ville sidde i solen.")
+    emulator.fail_next("sendMessage", error_code=500, description="Internal Server Error")
+    reaction = await omar.press("Gem ✔")
+    assert "Beklager" not in reaction.text, "the note is stored: nothing to apologise for"
+    [(note, _markers)] = notes_of(e2e_engine)
+    assert note.text == "Hun ville sidde i solen."
+    with Session(e2e_engine) as session:
+        assert conversations.load(session=session, telegram_id=OMAR_ID, chat_id=OMAR_ID) is None
