@@ -16,7 +16,23 @@ from bot import logs, scheduler
 from bot.config import Settings
 from bot.errors import handle_error
 from bot.prompts import DEFAULT_CONCURRENCY, Dispatcher, Renderer, SendLimiter
-from flows import admin, guard, micromoment, moments, onboarding, residents, settings, team
+from flows import (
+    admin,
+    agenda,
+    cases,
+    decisions,
+    dilemmas,
+    guard,
+    meetings,
+    micromoment,
+    moments,
+    onboarding,
+    pulse,
+    residents,
+    rhythm,
+    settings,
+    team,
+)
 from flows.engine import SERVICES_KEY, Router, Services, StemmeContext, register
 from flows.i18n import LANGUAGES, texts
 from flows.menu import set_default_menus
@@ -48,6 +64,13 @@ def build_router() -> Router:
             moments.build_flow(),
             settings.build_flow(),
             admin.build_flow(),
+            meetings.build_flow(),
+            agenda.build_flow(),
+            rhythm.build_flow(),
+            cases.build_flow(),
+            decisions.build_flow(),
+            pulse.build_flow(),
+            dilemmas.build_flow(),
             # Last: its fast path takes any plain text or voice outside a flow.
             micromoment.build_flow(),
         ],
@@ -56,10 +79,14 @@ def build_router() -> Router:
 
 
 def build_renderers() -> dict[str, Renderer]:
-    """Every kind of timed prompt the bot sends, and the function that renders it.
-
-    None yet: meeting reminders, check-ins and handovers register theirs here."""
-    return {}
+    """Every kind of timed prompt the bot sends, and the function that renders it."""
+    registry: dict[str, Renderer] = {}
+    for module in (agenda, meetings, rhythm, cases, decisions, pulse, dilemmas):
+        for kind, renderer in module.renderers().items():
+            if kind in registry:
+                raise RuntimeError(f"two renderers for the prompt kind {kind}")
+            registry[kind] = renderer
+    return registry
 
 
 def build_dispatcher(

@@ -25,8 +25,9 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Migrates the database up to ``revision``, creating it from nothing if it is empty."""
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Migrates the database up to ``revision`` (every head by default), creating it
+    from nothing if it is empty."""
     command.upgrade(alembic_config(database_url), revision)
 
 
@@ -35,11 +36,14 @@ def current(database_url: str) -> str | None:
     engine = make_engine(database_url, poolclass=NullPool)
     try:
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            heads = MigrationContext.configure(connection).get_current_heads()
     finally:
         engine.dispose()
+    return "+".join(sorted(heads)) if heads else None
 
 
 def head() -> str | None:
-    """Returns the newest revision the code knows."""
-    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    """Returns the newest revision the code knows (several joined by "+" while
+    branches of the history are not merged yet)."""
+    heads = ScriptDirectory.from_config(alembic_config("")).get_heads()
+    return "+".join(sorted(heads)) if heads else None

@@ -1,0 +1,16 @@
+"""Placeholder wiring for the dilemma flow: filled in by the work on issues 4 to 6."""
+
+from __future__ import annotations
+
+from bot.prompts import Renderer
+from flows.engine import Flow
+
+
+def build_flow() -> Flow:
+    """The dilemma flow (no steps yet)."""
+    return Flow(name="dilemma", entry_points=[])
+
+
+def renderers() -> dict[str, Renderer]:
+    """The timed prompt kinds this flow sends (none yet)."""
+    return {}
