@@ -332,3 +332,51 @@ class MeetingOccurrence(SQLModel, table=True):
     ends_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     status: str = Field(default=OccurrenceStatus.SCHEDULED, max_length=10)
     created_at: datetime = _utc_column()
+
+
+# ------------------------------------------------------------------ agenda and minutes
+# (storage/agenda.py; migration 0005_agenda)
+
+AGENDA_POINT_MAX_LENGTH = 200
+
+
+# A point the lead added by hand to one meeting's agenda (short free text, no CPR number).
+class AgendaPoint(SQLModel, table=True):
+    __tablename__ = "agenda_point"
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="meeting_occurrence.id", index=True)
+    team_id: int = Field(foreign_key="team.id")
+    text: str = Field(max_length=AGENDA_POINT_MAX_LENGTH)
+    created_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = _utc_column()
+
+
+# An entry the lead removed from one meeting's agenda (a note, a case, ...): the entry
+# itself stays; only this meeting's agenda leaves it out.
+class AgendaExclusion(SQLModel, table=True):
+    __tablename__ = "agenda_exclusion"
+    __table_args__ = (
+        UniqueConstraint("occurrence_id", "kind", "ref_id", name="uq_agenda_exclusion_entry"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="meeting_occurrence.id")
+    kind: str = Field(max_length=20)
+    ref_id: int
+    created_at: datetime = _utc_column()
+
+
+# The minutes of one meeting: which agenda entries were discussed ([kind, ref_id] pairs,
+# ids only) and what was decided (optional text, at most NOTE_MAX_LENGTH characters).
+class MeetingMinutes(SQLModel, table=True):
+    __tablename__ = "meeting_minutes"
+    __table_args__ = (UniqueConstraint("occurrence_id", name="uq_meeting_minutes_occurrence_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="meeting_occurrence.id")
+    team_id: int = Field(foreign_key="team.id", index=True)
+    recorded_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    discussed: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    decision: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _utc_column()
