@@ -11,15 +11,18 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
+from storage.crypto import EncryptedJSON, EncryptedText
 from storage.db import UTCDateTime, utcnow
 
 ALIAS_MAX_LENGTH = 60
 NAME_MAX_LENGTH = 120
 NOTE_MAX_LENGTH = 1000
 PLACE_MAX_LENGTH = 80
+DEFAULT_RETENTION_DAYS = 180
 DEFAULT_DAY_START = 7 * 60
 DEFAULT_EVENING_START = 15 * 60
 DEFAULT_NIGHT_START = 23 * 60
@@ -95,6 +98,17 @@ class Site(SQLModel, table=True):
     name: str = Field(max_length=NAME_MAX_LENGTH, unique=True)
     kind: str = Field(default=SiteKind.CARE_HOME, max_length=20)
     created_at: datetime = _utc_column()
+    # Days after which a micro-moment's text (or voice) is removed; its markers, counts and
+    # the agreed approaches stay. None keeps the text until it is erased by hand.
+    retention_days: int | None = Field(
+        default=DEFAULT_RETENTION_DAYS,
+        sa_column_kwargs={"server_default": str(DEFAULT_RETENTION_DAYS)},
+    )
+    # When a member is erased: False keeps their notes for the team without their name,
+    # True erases the notes too.
+    erase_authored_notes: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa_false()}
+    )
 
 
 # A fixed team (fast team) around a fixed group of residents, within one site.
@@ -196,7 +210,10 @@ class Conversation(SQLModel, table=True):
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     flow: str = Field(max_length=40)
     state: str = Field(max_length=60)
-    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Encrypted: a draft note's text waits here until it is saved.
+    data: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     updated_at: datetime = _utc_column()
 
 
@@ -217,9 +234,12 @@ class Note(SQLModel, table=True):
     edited_at: datetime | None = _utc_column(nullable=True)
     shift: str = Field(max_length=10)
     expression: str = Field(default=Expression.VERBAL, max_length=10)
-    text: str | None = Field(default=None, sa_type=Text)
+    # Encrypted at rest (storage/crypto.py).
+    text: str | None = Field(default=None, sa_type=EncryptedText)
     voice_file_id: str | None = Field(default=None, max_length=200)
     voice_duration: int | None = None
+    # Set when the retention policy removed the text or voice; the markers stay.
+    redacted_at: datetime | None = _utc_column(nullable=True)
     # "Take it to the team": the note goes on the next reflection meeting's agenda.
     for_team: bool = False
 
@@ -331,6 +351,8 @@ class MeetingOccurrence(SQLModel, table=True):
     starts_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     ends_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     status: str = Field(default=OccurrenceStatus.SCHEDULED, max_length=10)
+    # The calendar file's SEQUENCE: raised at each move, so phones replace the old event.
+    sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _utc_column()
 
 
@@ -380,3 +402,335 @@ class MeetingMinutes(SQLModel, table=True):
     discussed: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     decision: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _utc_column()
+
+
+# ------------------------------------------------------------------ cases: the resident's voice
+# (storage/cases.py; migration 0005_cases). Steps 1 (listen) and 2 (in the team) are stored
+# here; steps 3 (deciding) and 4 (trying) are derived from the case's latest decision.
+
+
+class CaseKind(StrEnum):
+    """How the listener collected the resident's perspective."""
+
+    CONVERSATION = "conversation"
+    OBSERVATION = "observation"
+
+
+class CaseCloseReason(StrEnum):
+    """Why a case was closed."""
+
+    # The trial action was evaluated (keep or drop): the loop is done.
+    EVALUATED = "evaluated"
+    # The team talked it through and needs no trial action.
+    SETTLED = "settled"
+    # The resident moved, died or is no longer the team's.
+    RESIDENT_LEFT = "resident_left"
+    OTHER = "other"
+
+
+# One round of the loop for one resident: the listener's answers, the team's perspectives,
+# and (through the decision with origin "case") the trial action. A resident has at most
+# one open case; starting again after the evaluation is a new case with the next number.
+class ResidentCase(SQLModel, table=True):
+    __tablename__ = "resident_case"
+    __table_args__ = (
+        UniqueConstraint("resident_id", "number", name="uq_resident_case_resident_number"),
+        Index("ix_resident_case_team_closed", "team_id", "closed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id")
+    resident_id: int = Field(foreign_key="resident.id")
+    # The resident while the case is open, NULL once it is closed: the unique constraint
+    # allows one open case per resident on SQLite and PostgreSQL alike (NULLs never clash).
+    open_resident_id: int | None = Field(default=None, foreign_key="resident.id", unique=True)
+    # 1 for the resident's first case, 2 for the next round, ...
+    number: int = 1
+    kind: str = Field(default=CaseKind.CONVERSATION, max_length=20)
+    listener_member_id: int | None = Field(default=None, foreign_key="member.id")
+    # The stored step: 1 listen, 2 in the team (3 and 4 come from the decision).
+    step: int = 1
+    # The resident's perspective in short (at most NOTE_MAX_LENGTH characters), or none.
+    summary: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _utc_column()
+    in_team_at: datetime | None = _utc_column(nullable=True)
+    closed_at: datetime | None = _utc_column(nullable=True)
+    closed_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    close_reason: str | None = Field(default=None, max_length=20)
+    close_note: str | None = Field(default=None, sa_type=Text)
+
+
+# One answer of the listener to one question of the bank: text or a voice message.
+class CaseAnswer(SQLModel, table=True):
+    __tablename__ = "case_answer"
+    __table_args__ = (
+        UniqueConstraint("case_id", "question", name="uq_case_answer_case_question"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="resident_case.id", index=True)
+    # The question's stable key in the bank ("conversation.day"), never its text.
+    question: str = Field(max_length=40)
+    position: int = 0
+    text: str | None = Field(default=None, sa_type=Text)
+    voice_file_id: str | None = Field(default=None, max_length=200)
+    voice_duration: int | None = None
+    created_at: datetime = _utc_column()
+
+
+# A micro-moment of the same resident attached to a case by the listener.
+class CaseMoment(SQLModel, table=True):
+    __tablename__ = "case_moment"
+
+    case_id: int = Field(foreign_key="resident_case.id", primary_key=True)
+    # Deleting the note (its author within 24 hours, or a lead) detaches it from the case.
+    note_id: int = Field(foreign_key="note.id", primary_key=True, ondelete="CASCADE")
+
+
+# One member's perspective on a case (perspektivskifte): text or voice, one per member,
+# changed only by its author.
+class CasePerspective(SQLModel, table=True):
+    __tablename__ = "case_perspective"
+    __table_args__ = (
+        UniqueConstraint("case_id", "member_id", name="uq_case_perspective_case_member"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="resident_case.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    text: str | None = Field(default=None, sa_type=Text)
+    voice_file_id: str | None = Field(default=None, max_length=200)
+    voice_duration: int | None = None
+    created_at: datetime = _utc_column()
+    updated_at: datetime | None = _utc_column(nullable=True)
+
+
+# ------------------------------------------------------------------ rhythm: preferences,
+# absences, monthly focus (storage/rhythm.py; migration 0005_rhythm)
+
+FOCUS_MAX_LENGTH = 200
+
+
+class AbsenceKind(StrEnum):
+    """Why prompts pause: a member is away, a member muted them, or a team day off."""
+
+    AWAY = "away"
+    MUTE = "mute"
+    TEAM_OFF = "team_off"
+
+
+# One member's wishes in one team (a temp in two teams sets them per team). ``shifts``
+# is a comma list of the shifts they usually work ("day,evening"); empty means not set:
+# no quiet hours until they choose.
+class MemberPreference(SQLModel, table=True):
+    __tablename__ = "member_preference"
+    __table_args__ = (
+        UniqueConstraint("member_id", "team_id", name="uq_member_preference_member_team"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id")
+    team_id: int = Field(foreign_key="team.id", index=True)
+    shifts: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
+    handover: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    end_nudge: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    updated_at: datetime = _utc_column()
+
+
+# A time without prompts: a member away or muted (member_id set, team_id empty: it holds
+# in every team) or a team's day off (team_id set, member_id empty). UTC; a day off runs
+# from local midnight to local midnight.
+class Absence(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_absence_member_ends", "member_id", "ends_at"),
+        Index("ix_absence_team_ends", "team_id", "ends_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=10)
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    team_id: int | None = Field(default=None, foreign_key="team.id")
+    starts_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    ends_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    created_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = _utc_column()
+
+
+# The team's focus for one month (årshjul), set by a lead: short text, no CPR number.
+# ``month`` is the month's first day.
+class MonthlyFocus(SQLModel, table=True):
+    __tablename__ = "monthly_focus"
+    __table_args__ = (UniqueConstraint("team_id", "month", name="uq_monthly_focus_team_month"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id")
+    month: date
+    text: str = Field(max_length=FOCUS_MAX_LENGTH)
+    set_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    updated_at: datetime = _utc_column()
+
+
+# ------------------------------------------------------------------ decisions: proposal, vote,
+# trial action, check-ins, and the team's linked group chat
+# (storage/decisions.py; migration 0005_decisions)
+
+PROPOSAL_MAX_LENGTH = 500
+CHECKIN_NOTE_MAX_LENGTH = 500
+DECISION_TITLE_MAX_LENGTH = 120
+
+
+class DecisionStatus(StrEnum):
+    """Where a round of deciding and trying is: proposals, vote, tie, planning the trial,
+    trying it, evaluating, and finished (done) or withdrawn."""
+
+    PROPOSING = "proposing"
+    VOTING = "voting"
+    # The vote closed with a tie: the lead chooses among the tied proposals.
+    TIE = "tie"
+    # The vote chose a proposal: the lead fills in the trial action.
+    PLANNING = "planning"
+    TRYING = "trying"
+    EVALUATING = "evaluating"
+    DONE = "done"
+    WITHDRAWN = "withdrawn"
+
+
+class DecisionOrigin(StrEnum):
+    """What a decision is about: a resident's case, the pulse, a dilemma, or the team."""
+
+    CASE = "case"
+    PULSE = "pulse"
+    DILEMMA = "dilemma"
+    TEAM = "team"
+
+
+class Outcome(StrEnum):
+    """How the team evaluated a trial action."""
+
+    KEEP = "keep"
+    ADJUST = "adjust"
+    DROP = "drop"
+
+
+class CheckinAnswer(StrEnum):
+    """A member's answer to a check-in: tried and it helped, tried and it did not, or not
+    relevant today."""
+
+    HELPED = "helped"
+    NOT_HELPED = "not_helped"
+    NOT_RELEVANT = "not_relevant"
+
+
+# One round of deciding and trying for a team: proposals, a vote, a trial action and its
+# evaluation. resident_id None is a team action; origin_id points into the origin's own
+# table (a case, a pulse, a dilemma) without a foreign key.
+class Decision(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_decision_team_status", "team_id", "status"),
+        Index("ix_decision_origin", "origin", "origin_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id")
+    resident_id: int | None = Field(default=None, foreign_key="resident.id", index=True)
+    origin: str = Field(default=DecisionOrigin.TEAM, max_length=10)
+    origin_id: int | None = None
+    iteration: int = 1
+    title: str = Field(max_length=DECISION_TITLE_MAX_LENGTH)
+    status: str = Field(default=DecisionStatus.PROPOSING, max_length=12)
+    # When the vote opens by itself (None: when the lead opens it) and when it closes.
+    opens_at: datetime | None = _utc_column(nullable=True)
+    closes_at: datetime | None = _utc_column(nullable=True)
+    closed_at: datetime | None = _utc_column(nullable=True)
+    # No foreign key: proposal refers to decision already (no cycle between the tables).
+    chosen_proposal_id: int | None = None
+    outcome: str | None = Field(default=None, max_length=10)
+    created_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    # The group message that carries the vote's buttons, to edit its count.
+    group_chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    group_message_id: int | None = None
+    created_at: datetime = _utc_column()
+    updated_at: datetime = _utc_column()
+
+
+# A proposed trial action (what we do differently, concretely), at most 500 characters.
+class Proposal(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decision.id", index=True)
+    author_member_id: int | None = Field(default=None, foreign_key="member.id")
+    text: str = Field(sa_type=Text)
+    created_at: datetime = _utc_column()
+
+
+# One member's vote in one decision: changing it updates this row, never adds one.
+class Vote(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("decision_id", "member_id", name="uq_vote_decision_member"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decision.id")
+    member_id: int = Field(foreign_key="member.id", index=True)
+    proposal_id: int = Field(foreign_key="proposal.id")
+    voted_at: datetime = _utc_column()
+    updated_at: datetime = _utc_column()
+
+
+# The chosen action as a trial (the Model for Improvement's questions): what we want to
+# achieve, how we will know, what we do, from when to when, who follows up, how often
+# members are asked whether they tried it.
+class TrialAction(SQLModel, table=True):
+    __tablename__ = "trial_action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decision.id", unique=True)
+    aim: str = Field(sa_type=Text)
+    measure: str = Field(sa_type=Text)
+    action: str = Field(sa_type=Text)
+    starts_on: date
+    ends_on: date
+    follow_up_member_id: int | None = Field(default=None, foreign_key="member.id")
+    checkin_every_days: int = 3
+    created_at: datetime = _utc_column()
+
+
+# A member's answer to the check-in of one day of a trial (answering again replaces it).
+class Checkin(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("trial_action_id", "member_id", "day", name="uq_checkin_member_day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_action_id: int = Field(foreign_key="trial_action.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    # The check-in's day in STEMME_TIMEZONE.
+    day: date
+    answer: str = Field(max_length=12)
+    note: str | None = Field(default=None, sa_type=Text)
+    answered_at: datetime = _utc_column()
+
+
+# A Telegram group linked to a team by its lead (/link): votes are also posted there.
+# One group per team and one team per group; a migration to a supergroup replaces chat_id.
+class TeamChat(SQLModel, table=True):
+    __tablename__ = "team_chat"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", unique=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, unique=True, nullable=False))
+    linked_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    linked_at: datetime = _utc_column()
+
+
+# ---------------------------------------------------------------- received updates (webhook)
+
+
+# A Telegram update that was processed, recorded in the same transaction as the step it
+# caused (storage/updates.py): a redelivered update (a webhook that did not get 200, a
+# getUpdates batch fetched again after a crash) is recognised and skipped. Purged after
+# two days; Telegram keeps an undelivered update for 24 hours.
+class ProcessedUpdate(SQLModel, table=True):
+    __tablename__ = "processed_update"
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    processed_at: datetime = _utc_column(index=True)

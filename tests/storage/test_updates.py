@@ -1,0 +1,64 @@
+"""The processed-update record: a redelivered update is recognised, on both databases."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from storage import updates
+from storage.db import session_scope
+
+
+def test_an_update_is_recorded_once_and_recognised_after(session: Session) -> None:
+    assert updates.record(session=session, update_id=2**40 + 7) is True
+    assert updates.record(session=session, update_id=2**40 + 7) is False
+    session.commit()
+    assert updates.was_processed(session=session, update_id=2**40 + 7)
+    assert not updates.was_processed(session=session, update_id=8)
+
+
+def test_a_rolled_back_record_leaves_the_update_to_be_processed_again(engine: Engine) -> None:
+    try:
+        with session_scope(engine) as session:
+            assert updates.record(session=session, update_id=11)
+            raise RuntimeError("the step failed")
+    except RuntimeError:
+        pass
+    with session_scope(engine) as session:
+        assert not updates.was_processed(session=session, update_id=11)
+        assert updates.record(session=session, update_id=11) is True
+
+
+def test_purge_removes_only_old_records(session: Session) -> None:
+    now = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    updates.record(session=session, update_id=1, now=now - timedelta(days=3))
+    updates.record(session=session, update_id=2, now=now - timedelta(hours=1))
+    session.commit()
+    assert updates.purge(session=session, older_than=now - timedelta(days=2)) == 1
+    session.commit()
+    assert not updates.was_processed(session=session, update_id=1)
+    assert updates.was_processed(session=session, update_id=2)
+
+
+def test_two_workers_recording_the_same_update_at_once_one_wins(engine: Engine) -> None:
+    results: list[bool] = []
+    barrier = threading.Barrier(2)
+
+    def worker() -> None:
+        with session_scope(engine) as session:
+            barrier.wait()
+            results.append(updates.record(session=session, update_id=99))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, True]
+
+
+def test_ping_answers(session: Session) -> None:
+    updates.ping(session=session)
