@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,7 +24,7 @@ from storage.cases import (
     WrongStep,
 )
 from storage.cpr import CprNumberRefused
-from storage.db import utcnow
+from storage.db import require_id, utcnow
 from storage.meetings import create_series, generate
 from storage.models import (
     CaseCloseReason,
@@ -41,7 +42,7 @@ from storage.models import (
     TrialAction,
 )
 from storage.notes import add_note, delete_note
-from tests.factories import id_of, make_member, make_resident, make_team
+from tests.factories import make_member, make_resident, make_team
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 COPENHAGEN_TZ = ZoneInfo("Europe/Copenhagen")
@@ -55,11 +56,11 @@ def _team(session: Session) -> tuple[int, int, int, list[int], int]:
     others = [make_member(session=session, team=team) for _ in range(2)]
     resident = make_resident(session=session, team=team, alias="Fru H., stue 12")
     return (
-        id_of(team),
-        id_of(lead.member),
-        id_of(listener.member),
-        [id_of(o.member) for o in others],
-        id_of(resident),
+        require_id(team),
+        require_id(lead.member),
+        require_id(listener.member),
+        [require_id(o.member) for o in others],
+        require_id(resident),
     )
 
 
@@ -74,7 +75,7 @@ def _start(session: Session, team_id: int, resident_id: int, listener: int) -> R
     )
 
 
-def _decision(session: Session, case: ResidentCase, status: str, **fields: object) -> Decision:
+def _decision(session: Session, case: ResidentCase, status: str, **fields: Any) -> Decision:
     decision = Decision(
         team_id=case.team_id,
         resident_id=case.resident_id,
@@ -91,7 +92,9 @@ def _decision(session: Session, case: ResidentCase, status: str, **fields: objec
 
 def test_a_resident_has_one_open_case_and_others_can_have_theirs(session: Session) -> None:
     team_id, lead, listener, _others, resident_id = _team(session)
-    other_resident = id_of(make_resident(session=session, team=session.get_one(Team, team_id)))
+    other_resident = require_id(
+        make_resident(session=session, team=session.get_one(Team, team_id))
+    )
     case = _start(session, team_id, resident_id, listener)
 
     with pytest.raises(CaseAlreadyOpen) as refused:
@@ -154,7 +157,7 @@ def test_an_inactive_resident_gets_no_new_case_but_keeps_the_open_one(session: S
     with pytest.raises(ResidentInactive):
         _start(session, team_id, resident_id, listener)
 
-    assert cases.get_team_case(session=session, team_id=team_id, case_id=id_of(case)) is case
+    assert cases.get_team_case(session=session, team_id=team_id, case_id=require_id(case)) is case
     assert case.close_reason == CaseCloseReason.RESIDENT_LEFT
 
 
@@ -211,7 +214,7 @@ def test_answers_are_text_or_voice_kept_by_question_and_checked(session: Session
             text="Hun har CPR 010203-1234",
         )
 
-    answers = cases.answers_of(session=session, case_id=id_of(case))
+    answers = cases.answers_of(session=session, case_id=require_id(case))
     assert [(a.question, a.text, a.voice_file_id, a.voice_duration) for a in answers] == [
         ("conversation.matters", None, "voice-1", 12),
         ("conversation.day", "Når hun får kaffe i ro.", None, None),
@@ -241,9 +244,13 @@ def test_only_the_residents_own_moments_can_be_attached(session: Session) -> Non
     )
     case = _start(session, team_id, resident_id, listener)
 
-    assert cases.set_moment(session=session, case=case, note_id=id_of(mine), attached=True)
-    assert not cases.set_moment(session=session, case=case, note_id=id_of(foreign), attached=True)
-    assert [n.id for n in cases.case_moments(session=session, case_id=id_of(case))] == [mine.id]
+    assert cases.set_moment(session=session, case=case, note_id=require_id(mine), attached=True)
+    assert not cases.set_moment(
+        session=session, case=case, note_id=require_id(foreign), attached=True
+    )
+    assert [n.id for n in cases.case_moments(session=session, case_id=require_id(case))] == [
+        mine.id
+    ]
     assert [
         n.id
         for n in cases.resident_moments(session=session, team_id=team_id, resident_id=resident_id)
@@ -252,8 +259,8 @@ def test_only_the_residents_own_moments_can_be_attached(session: Session) -> Non
     # Deleting the note (its author, or a lead) detaches it instead of failing.
     delete_note(session=session, note=mine, member_id=lead, is_lead=True)
     session.commit()
-    assert cases.case_moments(session=session, case_id=id_of(case)) == []
-    assert session.get(Note, id_of(foreign)) is not None
+    assert cases.case_moments(session=session, case_id=require_id(case)) == []
+    assert session.get(Note, require_id(foreign)) is not None
 
 
 def test_bringing_it_to_the_team_invites_every_other_member_once(session: Session) -> None:
@@ -284,7 +291,7 @@ def test_bringing_it_to_the_team_invites_every_other_member_once(session: Sessio
 
     assert case.step == CaseStep.TEAM and case.in_team_at == NOW
     assert case.summary == "Kaffe i ro betyder meget."
-    assert sorted(p.member_id for p in invitations) == sorted([lead, *others])
+    assert sorted(p.member_id or 0 for p in invitations) == sorted([lead, *others])
     assert [p.id for p in again] == [p.id for p in invitations]
     stored = session.exec(select(Prompt).where(Prompt.kind == cases.KIND_PERSPECTIVE)).all()
     assert len(stored) == 3
@@ -303,7 +310,7 @@ def test_perspectives_one_per_member_changed_by_their_author(session: Session) -
     team_id, lead, listener, others, resident_id = _team(session)
     case = _start(session, team_id, resident_id, listener)
     cases.bring_to_team(session=session, case=case, member_id=listener, summary=None, now=NOW)
-    case_id = id_of(case)
+    case_id = require_id(case)
     assert cases.waiting_for_perspectives(session=session, case=case) == sorted([lead, *others])
 
     cases.save_perspective(
@@ -347,7 +354,7 @@ def test_steps_three_and_four_come_from_the_latest_decision(session: Session) ->
     session.add(decision)
     session.flush()
     trial = TrialAction(
-        decision_id=id_of(decision),
+        decision_id=require_id(decision),
         aim="Rolig morgen",
         measure="Hun smiler",
         action="Kaffe først",
@@ -371,7 +378,7 @@ def test_steps_three_and_four_come_from_the_latest_decision(session: Session) ->
     _decision(session, case, DecisionStatus.PROPOSING, iteration=2)
     assert cases.case_step(session=session, case=case) == CaseStep.DECIDING
 
-    latest = cases.latest_decision(session=session, case_id=id_of(case))
+    latest = cases.latest_decision(session=session, case_id=require_id(case))
     assert latest is not None and latest.iteration == 2
     latest.status, latest.outcome = DecisionStatus.DONE, Outcome.KEEP
     session.add(latest)
@@ -386,7 +393,7 @@ def test_steps_three_and_four_come_from_the_latest_decision(session: Session) ->
 def test_open_cases_say_what_they_wait_for_and_what_is_late(session: Session) -> None:
     team_id, lead, listener, others, resident_id = _team(session)
     team = session.get_one(Team, team_id)
-    late_resident = id_of(make_resident(session=session, team=team, alias="Hr. B"))
+    late_resident = require_id(make_resident(session=session, team=team, alias="Hr. B"))
     listening = _start(session, team_id, resident_id, listener)
     stalled = cases.start_case(
         session=session,
@@ -424,11 +431,11 @@ def test_moving_back_and_closing(session: Session) -> None:
 
     # 2 -> 1: pending invitations are cancelled, listening can go on.
     assert cases.move_back(session=session, case=case, member_id=lead) == CaseStep.LISTEN
-    assert cases.invited_member_ids(session=session, case_id=id_of(case)) == []
+    assert cases.invited_member_ids(session=session, case_id=require_id(case)) == []
     cases.bring_to_team(
         session=session, case=case, member_id=listener, summary="Igen", now=utcnow()
     )
-    assert cases.invited_member_ids(session=session, case_id=id_of(case)) == sorted(
+    assert cases.invited_member_ids(session=session, case_id=require_id(case)) == sorted(
         [lead, *others]
     )
 
@@ -441,7 +448,7 @@ def test_moving_back_and_closing(session: Session) -> None:
     )
     session.commit()
     assert case.open_resident_id is None and case.close_note == "Vi talte om det på mødet."
-    assert cases.invited_member_ids(session=session, case_id=id_of(case)) == []
+    assert cases.invited_member_ids(session=session, case_id=require_id(case)) == []
     assert cases.case_step(session=session, case=case) == CaseStep.EVALUATED
     with pytest.raises(CaseClosed):
         cases.save_perspective(session=session, case=case, member_id=lead, text="For sent")
@@ -453,7 +460,7 @@ def test_moving_back_and_closing(session: Session) -> None:
 def test_cases_waiting_for_the_team_are_on_every_agenda_until_decided(session: Session) -> None:
     team_id, lead, listener, _others, resident_id = _team(session)
     team = session.get_one(Team, team_id)
-    still_listening = id_of(make_resident(session=session, team=team))
+    still_listening = require_id(make_resident(session=session, team=team))
     case = _start(session, team_id, resident_id, listener)
     cases.bring_to_team(session=session, case=case, member_id=listener, summary=None, now=NOW)
     _start(session, team_id, still_listening, lead)
@@ -462,13 +469,15 @@ def test_cases_waiting_for_the_team_are_on_every_agenda_until_decided(session: S
     entries = cases.agenda_entries(session, team_id, since, until)
     later = cases.agenda_entries(session, team_id, NOW + timedelta(days=1), until)
     before = cases.agenda_entries(session, team_id, since, NOW)
-    other_team = cases.agenda_entries(session, id_of(make_team(session=session)), since, until)
+    other_team = cases.agenda_entries(
+        session, require_id(make_team(session=session)), since, until
+    )
     _decision(session, case, DecisionStatus.PROPOSING)
     deciding = cases.agenda_entries(session, team_id, since, until)
 
     assert entries == [
         agenda.AgendaEntry(
-            kind="case", ref_id=id_of(case), resident_id=resident_id, created_at=NOW
+            kind="case", ref_id=require_id(case), resident_id=resident_id, created_at=NOW
         )
     ]
     assert later == entries
