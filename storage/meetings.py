@@ -29,6 +29,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -55,6 +56,8 @@ KIND_DAY_BEFORE = "meeting.day_before"
 KIND_HOUR_BEFORE = "meeting.hour_before"
 KIND_MINUTES = "meeting.minutes"
 KINDS = (KIND_LEAD_PREPARE, KIND_DAY_BEFORE, KIND_HOUR_BEFORE, KIND_MINUTES)
+# A new, moved or cancelled meeting told to one member, with its calendar file.
+KIND_INVITATION = "meeting.invitation"
 
 DEFAULT_HORIZON = timedelta(weeks=8)
 DEFAULT_LEAD_PREPARE_DAYS = 2
@@ -67,6 +70,15 @@ _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 class MeetingNotFound(LookupError):
     """Raised when a series or an occurrence does not exist."""
+
+
+class Notice(StrEnum):
+    """What a ``meeting.invitation`` prompt tells a member."""
+
+    NEW = "new"
+    MOVED = "moved"
+    CANCELLED = "cancelled"
+    SERIES_CANCELLED = "series_cancelled"
 
 
 @dataclass(frozen=True)
@@ -129,15 +141,124 @@ def get_occurrence(*, session: Session, occurrence_id: int) -> MeetingOccurrence
     return session.get(MeetingOccurrence, occurrence_id)
 
 
-def active_series(*, session: Session) -> list[MeetingSeries]:
-    """Every series not cancelled, for the job that generates the window ahead."""
-    return list(
-        session.exec(
-            select(MeetingSeries)
-            .where(col(MeetingSeries.cancelled).is_(False))
-            .order_by(col(MeetingSeries.id))
-        ).all()
-    )
+def active_series(*, session: Session, team_id: int | None = None) -> list[MeetingSeries]:
+    """Every series not cancelled (of one team, or of all for the job that generates the
+    window ahead)."""
+    query = select(MeetingSeries).where(col(MeetingSeries.cancelled).is_(False))
+    if team_id is not None:
+        query = query.where(col(MeetingSeries.team_id) == team_id)
+    return list(session.exec(query.order_by(col(MeetingSeries.id))).all())
+
+
+def latest_series(*, session: Session, team_id: int) -> MeetingSeries | None:
+    """The team's most recently created series (cancelled ones too): its weekday, time
+    and place are offered as the quick choice for the next one."""
+    return session.exec(
+        select(MeetingSeries)
+        .where(col(MeetingSeries.team_id) == team_id)
+        .order_by(col(MeetingSeries.id).desc())
+        .limit(1)
+    ).first()
+
+
+def get_team_series(*, session: Session, team_id: int, series_id: int) -> MeetingSeries | None:
+    """One series of the team; ``None`` for another team's (a forged button)."""
+    series = session.get(MeetingSeries, series_id)
+    return series if series is not None and series.team_id == team_id else None
+
+
+def get_team_occurrence(
+    *, session: Session, team_id: int, occurrence_id: int
+) -> tuple[MeetingOccurrence, MeetingSeries] | None:
+    """One occurrence with its series, when it belongs to the team; ``None`` otherwise."""
+    row = session.exec(
+        select(MeetingOccurrence, MeetingSeries)
+        .join(MeetingSeries, col(MeetingSeries.id) == col(MeetingOccurrence.series_id))
+        .where(
+            col(MeetingOccurrence.id) == occurrence_id,
+            col(MeetingSeries.team_id) == team_id,
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def upcoming(
+    *, session: Session, team_id: int, now: datetime, limit: int = 5
+) -> list[tuple[MeetingOccurrence, MeetingSeries]]:
+    """The team's next meetings not cancelled, starting after ``now``, soonest first."""
+    rows = session.exec(
+        select(MeetingOccurrence, MeetingSeries)
+        .join(MeetingSeries, col(MeetingSeries.id) == col(MeetingOccurrence.series_id))
+        .where(
+            col(MeetingSeries.team_id) == team_id,
+            col(MeetingOccurrence.starts_at) > now,
+            col(MeetingOccurrence.status) != OccurrenceStatus.CANCELLED,
+        )
+        .order_by(col(MeetingOccurrence.starts_at), col(MeetingOccurrence.id))
+        .limit(limit)
+    ).all()
+    return [(occurrence, series) for occurrence, series in rows]
+
+
+def generate_all(
+    *, session: Session, tz: ZoneInfo, now: datetime, horizon: timedelta = DEFAULT_HORIZON
+) -> int:
+    """Runs ``generate`` for every active series (the daily job) and returns how many
+    upcoming occurrences they have. A series that fails is logged and skipped (its
+    savepoint rolled back), so one bad row never stops the others."""
+    count = 0
+    for series in active_series(session=session):
+        try:
+            with session.begin_nested():
+                count += len(
+                    generate(session=session, series=series, tz=tz, now=now, horizon=horizon)
+                )
+        except Exception:
+            logger.exception("Generating meeting series %s failed", series.id)
+    return count
+
+
+def schedule_notices(
+    *,
+    session: Session,
+    team_id: int,
+    notice: Notice,
+    now: datetime,
+    occurrence_ids: list[int],
+    expires_at: datetime,
+    tz: ZoneInfo,
+    series_id: int | None = None,
+    sequence: int = 0,
+) -> int:
+    """Schedules one ``meeting.invitation`` prompt per active member of the team, due now,
+    and returns how many. The dispatcher sends them (rate-limited, a blocked member marked
+    unreachable without stopping the others); they commit with the change they announce.
+
+    Keys start with ``meeting-notice:`` (not ``meeting:<id>:``), so moving or cancelling
+    the meeting later never deletes a notice that still has to go out.
+    """
+    if not occurrence_ids:
+        return 0
+    subject = f"series:{series_id}" if series_id is not None else f"{occurrence_ids[0]}"
+    payload = {
+        "occurrence_ids": occurrence_ids,
+        "notice": str(notice),
+        "sequence": sequence,
+        "tz": tz.key,
+    }
+    member_ids = _member_ids(session, team_id)
+    for member_id in member_ids:
+        prompts.schedule(
+            session=session,
+            kind=KIND_INVITATION,
+            team_id=team_id,
+            member_id=member_id,
+            dedupe_key=f"meeting-notice:{subject}:{notice}:{sequence}:member:{member_id}",
+            due_at=now,
+            expires_at=max(expires_at, now + timedelta(minutes=1)),
+            payload=payload,
+        )
+    return len(member_ids)
 
 
 def occurrences(*, session: Session, series_id: int) -> list[MeetingOccurrence]:
@@ -304,6 +425,7 @@ def move_occurrence(
     occurrence.starts_at = starts_at.astimezone(UTC)
     occurrence.ends_at = (starts_at + duration).astimezone(UTC)
     occurrence.status = OccurrenceStatus.MOVED
+    occurrence.sequence += 1
     session.add(occurrence)
     session.flush()
     prompts.cancel(session=session, key_prefix=key_prefix(occurrence_id))
@@ -312,9 +434,11 @@ def move_occurrence(
 
 
 def cancel_occurrence(*, session: Session, occurrence_id: int) -> MeetingOccurrence:
-    """Cancels one occurrence and its prompts not yet sent; the series goes on."""
+    """Cancels one occurrence and its prompts not yet sent; the series goes on. Its
+    calendar SEQUENCE is raised, as for a move."""
     occurrence = _occurrence(session, occurrence_id)
     occurrence.status = OccurrenceStatus.CANCELLED
+    occurrence.sequence += 1
     session.add(occurrence)
     session.flush()
     prompts.cancel(session=session, key_prefix=key_prefix(occurrence_id))
