@@ -155,7 +155,10 @@ def note_entries(
 
 # Every source of agenda entries, asked in this order; the lead's points come last.
 # Neighbours add theirs here, one line each: lazy("storage.<module>", "<function>").
-SOURCES: tuple[AgendaSource, ...] = (note_entries,)
+SOURCES: tuple[AgendaSource, ...] = (
+    note_entries,
+    lazy("storage.cases", "agenda_entries"),
+)
 
 
 def occurrence_of_team(
