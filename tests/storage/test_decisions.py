@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from storage import decisions
 from storage.cpr import CprNumberRefused
+from storage.db import require_id
 from storage.decisions import VoteResult
 from storage.directory import remove_member
 from storage.models import (
@@ -22,7 +23,7 @@ from storage.models import (
     Team,
     Vote,
 )
-from tests.factories import id_of, make_member, make_resident, make_team
+from tests.factories import make_member, make_resident, make_team
 
 TZ = ZoneInfo("Europe/Copenhagen")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -32,7 +33,7 @@ def _team(session: Session, staff: int = 3) -> tuple[Team, int, list[int]]:
     team = make_team(session=session)
     lead = make_member(session=session, team=team, role=Role.LEAD)
     others = [make_member(session=session, team=team) for _ in range(staff)]
-    return team, id_of(lead.member), [id_of(m.member) for m in others]
+    return team, require_id(lead.member), [require_id(m.member) for m in others]
 
 
 def _voting(
@@ -41,8 +42,8 @@ def _voting(
     resident = make_resident(session=session, team=team)
     decision = decisions.start_decision(
         session=session,
-        team_id=id_of(team),
-        resident_id=id_of(resident),
+        team_id=require_id(team),
+        resident_id=require_id(resident),
         origin="case",
         origin_id=7,
         title="Fru H. om morgenen",
@@ -50,10 +51,10 @@ def _voting(
         now=NOW,
     )
     proposal_ids = [
-        id_of(
+        require_id(
             decisions.add_proposal(
                 session=session,
-                decision_id=id_of(decision),
+                decision_id=require_id(decision),
                 author_member_id=lead_id,
                 text=text,
                 now=NOW,
@@ -62,7 +63,10 @@ def _voting(
         for text in texts
     ]
     decisions.open_vote(
-        session=session, decision_id=id_of(decision), closes_at=NOW + timedelta(days=3), now=NOW
+        session=session,
+        decision_id=require_id(decision),
+        closes_at=NOW + timedelta(days=3),
+        now=NOW,
     )
     return decision, proposal_ids
 
@@ -76,7 +80,7 @@ def _prompts(session: Session, kind: str) -> list[Prompt]:
 def test_a_member_votes_once_and_a_second_press_changes_the_same_row(session: Session) -> None:
     team, lead_id, staff = _team(session)
     decision, (a, b, _c) = _voting(session, team, lead_id)
-    did = id_of(decision)
+    did = require_id(decision)
 
     first = decisions.cast_vote(
         session=session, decision_id=did, member_id=staff[0], proposal_id=a, now=NOW
@@ -105,7 +109,7 @@ def test_a_member_votes_once_and_a_second_press_changes_the_same_row(session: Se
 def test_a_vote_after_the_deadline_or_the_close_is_refused(session: Session) -> None:
     team, lead_id, staff = _team(session)
     decision, (a, _b, _c) = _voting(session, team, lead_id)
-    did = id_of(decision)
+    did = require_id(decision)
 
     late = decisions.cast_vote(
         session=session,
@@ -131,13 +135,13 @@ def test_a_vote_after_the_deadline_or_the_close_is_refused(session: Session) -> 
 def test_a_member_who_left_keeps_a_counted_vote_but_cannot_vote_again(session: Session) -> None:
     team, lead_id, staff = _team(session)
     decision, (a, b, _c) = _voting(session, team, lead_id)
-    did = id_of(decision)
+    did = require_id(decision)
     decisions.cast_vote(
         session=session, decision_id=did, member_id=staff[0], proposal_id=a, now=NOW
     )
 
     assert remove_member(
-        session=session, team_id=id_of(team), member_id=staff[0], actor_member_id=lead_id
+        session=session, team_id=require_id(team), member_id=staff[0], actor_member_id=lead_id
     )
     refused = decisions.cast_vote(
         session=session, decision_id=did, member_id=staff[0], proposal_id=b, now=NOW
@@ -156,20 +160,26 @@ def test_strangers_and_other_decisions_proposals_count_nothing(session: Session)
     other, (foreign,) = _voting(session, other_team, other_lead, texts=("X",))
 
     outsider = decisions.cast_vote(
-        session=session, decision_id=id_of(decision), member_id=other_lead, proposal_id=a, now=NOW
+        session=session,
+        decision_id=require_id(decision),
+        member_id=other_lead,
+        proposal_id=a,
+        now=NOW,
     )
     wrong = decisions.cast_vote(
         session=session,
-        decision_id=id_of(decision),
+        decision_id=require_id(decision),
         member_id=staff[0],
         proposal_id=foreign,
         now=NOW,
     )
 
     assert (outsider, wrong) == (VoteResult.NOT_ELIGIBLE, VoteResult.UNKNOWN_PROPOSAL)
-    assert decisions.tally(session=session, decision_id=id_of(decision)).voted == 0
+    assert decisions.tally(session=session, decision_id=require_id(decision)).voted == 0
     assert (
-        decisions.get_team_decision(session=session, team_id=id_of(team), decision_id=id_of(other))
+        decisions.get_team_decision(
+            session=session, team_id=require_id(team), decision_id=require_id(other)
+        )
         is None
     )
 
@@ -179,7 +189,7 @@ def test_when_everyone_voted_the_vote_closes_and_the_result_goes_to_every_member
 ) -> None:
     team, lead_id, staff = _team(session)
     decision, (a, b, _c) = _voting(session, team, lead_id)
-    did = id_of(decision)
+    did = require_id(decision)
     for member_id, proposal in ((lead_id, a), (staff[0], b), (staff[1], b)):
         decisions.cast_vote(
             session=session, decision_id=did, member_id=member_id, proposal_id=proposal, now=NOW
@@ -209,7 +219,7 @@ def test_when_everyone_voted_the_vote_closes_and_the_result_goes_to_every_member
 def test_a_tie_waits_for_the_lead_who_chooses_among_the_tied(session: Session) -> None:
     team, lead_id, staff = _team(session)
     decision, (a, b, c) = _voting(session, team, lead_id)
-    did = id_of(decision)
+    did = require_id(decision)
     decisions.cast_vote(
         session=session, decision_id=did, member_id=staff[0], proposal_id=a, now=NOW
     )
@@ -241,14 +251,14 @@ def test_a_proposal_is_checked_for_length_cpr_and_status(session: Session) -> No
     team, lead_id, _staff = _team(session)
     decision = decisions.start_decision(
         session=session,
-        team_id=id_of(team),
+        team_id=require_id(team),
         resident_id=None,
         origin="pulse",
         origin_id=3,
         title="Vi siger det højt",
         created_by_member_id=lead_id,
     )
-    did = id_of(decision)
+    did = require_id(decision)
     with pytest.raises(decisions.ProposalTooLong):
         decisions.add_proposal(
             session=session, decision_id=did, author_member_id=lead_id, text="x" * 501
@@ -275,7 +285,7 @@ def test_a_proposal_is_checked_for_length_cpr_and_status(session: Session) -> No
 def _trying(session: Session) -> tuple[Team, int, list[int], Decision]:
     team, lead_id, staff = _team(session)
     decision, (a, _b, _c) = _voting(session, team, lead_id)
-    did = id_of(decision)
+    did = require_id(decision)
     decisions.cast_vote(
         session=session, decision_id=did, member_id=staff[0], proposal_id=a, now=NOW
     )
@@ -302,7 +312,7 @@ def test_a_trial_schedules_check_ins_per_member_and_day_and_the_evaluation(
     session: Session,
 ) -> None:
     _team_, lead_id, staff, decision = _trying(session)
-    did = id_of(decision)
+    did = require_id(decision)
 
     checkins = _prompts(session, decisions.KIND_CHECKIN)
     days = sorted({p.payload["day"] for p in checkins})
@@ -327,7 +337,7 @@ def test_check_ins_are_summarised_and_a_second_answer_replaces_the_first(
     session: Session,
 ) -> None:
     _team_, _lead_id, staff, decision = _trying(session)
-    did = id_of(decision)
+    did = require_id(decision)
     day = date(2026, 11, 29)
     first = decisions.record_checkin(
         session=session, decision_id=did, member_id=staff[0], day=day, answer="not_helped", now=NOW
@@ -336,7 +346,7 @@ def test_check_ins_are_summarised_and_a_second_answer_replaces_the_first(
         session=session, decision_id=did, member_id=staff[0], day=day, answer="helped", now=NOW
     )
     decisions.add_checkin_note(
-        session=session, checkin_id=id_of(first), member_id=staff[0], note="Hun smilede"
+        session=session, checkin_id=require_id(first), member_id=staff[0], note="Hun smilede"
     )
     decisions.record_checkin(
         session=session,
@@ -356,11 +366,11 @@ def test_check_ins_are_summarised_and_a_second_answer_replaces_the_first(
     )
     with pytest.raises(CprNumberRefused):
         decisions.add_checkin_note(
-            session=session, checkin_id=id_of(first), member_id=staff[0], note="010190-1234"
+            session=session, checkin_id=require_id(first), member_id=staff[0], note="010190-1234"
         )
     assert (
         decisions.add_checkin_note(
-            session=session, checkin_id=id_of(first), member_id=staff[1], note="Ikke min"
+            session=session, checkin_id=require_id(first), member_id=staff[1], note="Ikke min"
         )
         is None
     )
@@ -375,7 +385,7 @@ def test_adjust_starts_iteration_two_at_proposing_with_the_change_as_first_propo
     session: Session,
 ) -> None:
     _team_, lead_id, _staff, decision = _trying(session)
-    did = id_of(decision)
+    did = require_id(decision)
 
     successor = decisions.evaluate(
         session=session,
@@ -397,7 +407,7 @@ def test_adjust_starts_iteration_two_at_proposing_with_the_change_as_first_propo
     )
     assert successor.resident_id == decision.resident_id
     assert [
-        p.text for p in decisions.proposals_of(session=session, decision_id=id_of(successor))
+        p.text for p in decisions.proposals_of(session=session, decision_id=require_id(successor))
     ] == ["Vi banker på og venter, og siger vores navn"]
     assert decisions.latest_decision(session=session, origin="case", origin_id=7) == successor
     # The remaining check-ins and the evaluation prompt are cancelled.
@@ -410,7 +420,7 @@ def test_keep_makes_a_standing_approach_and_drop_leaves_none(session: Session) -
 
     assert (
         decisions.evaluate(
-            session=session, decision_id=id_of(decision), outcome="keep", by_member_id=lead_id
+            session=session, decision_id=require_id(decision), outcome="keep", by_member_id=lead_id
         )
         is None
     )
@@ -422,7 +432,7 @@ def test_keep_makes_a_standing_approach_and_drop_leaves_none(session: Session) -
     assert [a.decision.id for a in approaches.kept] == [decision.id]
     with pytest.raises(decisions.DecisionError):
         decisions.evaluate(
-            session=session, decision_id=id_of(decision), outcome="drop", by_member_id=lead_id
+            session=session, decision_id=require_id(decision), outcome="drop", by_member_id=lead_id
         )
 
 
@@ -431,26 +441,26 @@ def test_withdrawing_cancels_every_unsent_prompt_of_the_decision(session: Sessio
     decision, _ids = _voting(session, team, lead_id)
     other, _ = _voting(session, team, lead_id)
 
-    assert decisions.withdraw(session=session, decision_id=id_of(decision))
+    assert decisions.withdraw(session=session, decision_id=require_id(decision))
     session.commit()
 
     keys = [p.dedupe_key for p in session.exec(select(Prompt)).all()]
     assert not any(key.startswith(f"decision:{decision.id}:") for key in keys)
     assert any(key.startswith(f"decision:{other.id}:") for key in keys)
-    assert decisions.open_decisions(session=session, team_id=id_of(team)) == [other]
-    assert not decisions.withdraw(session=session, decision_id=id_of(decision))
+    assert decisions.open_decisions(session=session, team_id=require_id(team)) == [other]
+    assert not decisions.withdraw(session=session, decision_id=require_id(decision))
 
 
 def test_a_group_is_linked_to_one_team_and_followed_to_its_supergroup(session: Session) -> None:
     team, lead_id, _staff = _team(session)
     other_team, other_lead, _ = _team(session, staff=0)
     link = decisions.link_group(
-        session=session, team_id=id_of(team), chat_id=-100, by_member_id=lead_id, now=NOW
+        session=session, team_id=require_id(team), chat_id=-100, by_member_id=lead_id, now=NOW
     )
     with pytest.raises(decisions.GroupTaken):
         decisions.link_group(
             session=session,
-            team_id=id_of(other_team),
+            team_id=require_id(other_team),
             chat_id=-100,
             by_member_id=other_lead,
             now=NOW,
@@ -460,7 +470,7 @@ def test_a_group_is_linked_to_one_team_and_followed_to_its_supergroup(session: S
         f"decision:{decision.id}:group"
     ]
     decisions.set_group_message(
-        session=session, decision_id=id_of(decision), chat_id=-100, message_id=5
+        session=session, decision_id=require_id(decision), chat_id=-100, message_id=5
     )
 
     assert decisions.migrate_group(session=session, old_chat_id=-100, new_chat_id=-1001234)
@@ -469,7 +479,7 @@ def test_a_group_is_linked_to_one_team_and_followed_to_its_supergroup(session: S
 
     assert link.chat_id == -1001234 and decision.group_chat_id == -1001234
     assert decisions.group_link(session=session, chat_id=-100) is None
-    assert decisions.team_chat(session=session, team_id=id_of(team)) == link
+    assert decisions.team_chat(session=session, team_id=require_id(team)) == link
 
 
 def test_agenda_sources_list_open_votes_and_running_trials(session: Session) -> None:
@@ -478,7 +488,7 @@ def test_agenda_sources_list_open_votes_and_running_trials(session: Session) -> 
     _t, _l, _s, trying = _trying(session)
 
     votes = decisions.agenda_votes(
-        session, id_of(team), NOW - timedelta(days=30), NOW + timedelta(1)
+        session, require_id(team), NOW - timedelta(days=30), NOW + timedelta(1)
     )
     trials = decisions.agenda_trials_due(
         session, trying.team_id, NOW - timedelta(days=30), NOW + timedelta(days=10)
@@ -494,14 +504,14 @@ def test_the_vote_can_open_by_itself_later(session: Session) -> None:
     team, lead_id, _staff = _team(session)
     decision = decisions.start_decision(
         session=session,
-        team_id=id_of(team),
+        team_id=require_id(team),
         resident_id=None,
         origin="team",
         origin_id=None,
         title="Pauser",
         created_by_member_id=lead_id,
     )
-    did = id_of(decision)
+    did = require_id(decision)
     decisions.add_proposal(session=session, decision_id=did, author_member_id=lead_id, text="A")
 
     decisions.schedule_vote_opening(
