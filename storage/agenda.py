@@ -158,6 +158,8 @@ def note_entries(
 SOURCES: tuple[AgendaSource, ...] = (
     note_entries,
     lazy("storage.cases", "agenda_entries"),
+    lazy("storage.decisions", "agenda_votes"),
+    lazy("storage.decisions", "agenda_trials_due"),
 )
 
 
@@ -171,6 +173,23 @@ def occurrence_of_team(
         .where(col(MeetingOccurrence.id) == occurrence_id, col(MeetingSeries.team_id) == team_id)
     ).first()
     return (row[0], row[1]) if row is not None else None
+
+
+def next_occurrence(
+    *, session: Session, team_id: int, now: datetime
+) -> MeetingOccurrence | None:
+    """The team's next meeting that has not started and is not cancelled (for /agenda)."""
+    return session.exec(
+        select(MeetingOccurrence)
+        .join(MeetingSeries, col(MeetingSeries.id) == col(MeetingOccurrence.series_id))
+        .where(
+            col(MeetingSeries.team_id) == team_id,
+            col(MeetingOccurrence.starts_at) > now,
+            col(MeetingOccurrence.status) != OccurrenceStatus.CANCELLED,
+        )
+        .order_by(col(MeetingOccurrence.starts_at))
+        .limit(1)
+    ).first()
 
 
 def period(
