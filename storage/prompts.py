@@ -210,6 +210,18 @@ def postpone(
     )
 
 
+def hold(*, session: Session, prompt_id: int, worker: str, until: datetime) -> bool:
+    """Puts a claimed prompt back as pending until ``until`` without counting an attempt
+    (the member is muted, away or off shift); past its ``expires_at`` the next claim
+    drops it as usual."""
+    return _finish(
+        session=session,
+        prompt_id=prompt_id,
+        worker=worker,
+        values={"status": PromptStatus.PENDING, "due_at": until, "claimed_by": None},
+    )
+
+
 def mark_unreachable(*, session: Session, prompt_id: int, worker: str, error: str) -> bool:
     """Marks a prompt whose member blocked the bot; the lead can list these."""
     return _finish(
