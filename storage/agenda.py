@@ -160,6 +160,7 @@ SOURCES: tuple[AgendaSource, ...] = (
     lazy("storage.cases", "agenda_entries"),
     lazy("storage.decisions", "agenda_votes"),
     lazy("storage.decisions", "agenda_trials_due"),
+    lazy("storage.dilemmas", "agenda_dilemmas"),
 )
 
 
