@@ -16,11 +16,14 @@ from sqlmodel import Session, col, select
 
 from storage import prompts, rhythm
 from storage.cpr import CprNumberRefused
+from storage.db import require_id
+from storage.directory import TeamMember
 from storage.models import (
     Conversation,
     Member,
     Prompt,
     PromptStatus,
+    Resident,
     Role,
     Shift,
     Team,
@@ -466,21 +469,21 @@ def test_absences_are_whole_local_days_and_listed_until_they_end(session: Sessio
     # Staff cannot remove the team's days off; the lead can; everyone their own.
     assert not rhythm.remove_absence(
         session=session,
-        absence_id=id_of(team_off),
+        absence_id=require_id(team_off),
         member_id=member_id,
         team_id=id_of(team),
         is_lead=False,
     )
     assert rhythm.remove_absence(
         session=session,
-        absence_id=id_of(mine),
+        absence_id=require_id(mine),
         member_id=member_id,
         team_id=id_of(team),
         is_lead=False,
     )
     assert rhythm.remove_absence(
         session=session,
-        absence_id=id_of(team_off),
+        absence_id=require_id(team_off),
         member_id=id_of(lead.member),
         team_id=id_of(team),
         is_lead=True,
@@ -505,12 +508,12 @@ def test_handover_notes_are_the_teams_notes_of_the_window(session: Session) -> N
     since = local(2026, 11, 24, 7, 0).astimezone(UTC)
     until = local(2026, 11, 24, 15, 0).astimezone(UTC)
 
-    def note(at: datetime, *, resident_id: object = resident, member: object = author) -> None:
+    def note(at: datetime, *, to: Resident = resident, by: TeamMember = author) -> None:
         add_note(
             session=session,
-            team=session.get(Team, resident_id.team_id),  # type: ignore[attr-defined]
-            resident=resident_id,  # type: ignore[arg-type]
-            author_member_id=id_of(member.member),  # type: ignore[attr-defined]
+            team=team if to.team_id == team.id else other,
+            resident=to,
+            author_member_id=id_of(by.member),
             tz=TZ,
             text=f"Noted at {at.isoformat()}",
             markers=["tryghed", "naervaer"],
@@ -521,7 +524,7 @@ def test_handover_notes_are_the_teams_notes_of_the_window(session: Session) -> N
     note(since)
     note(until - timedelta(minutes=1))
     note(until)
-    note(since + timedelta(hours=1), resident_id=elsewhere, member=stranger)
+    note(since + timedelta(hours=1), to=elsewhere, by=stranger)
 
     found, total = rhythm.notes_between(
         session=session, team_id=id_of(team), since=since, until=until
@@ -554,9 +557,9 @@ def _unreachable_prompt(session: Session, team: Team, member_id: int, at: dateti
     for prompt in claimed:
         assert prompts.mark_unreachable(
             session=session,
-            prompt_id=id_of(prompt),
+            prompt_id=require_id(prompt),
             worker="w",
-            error="Forbidden",  # type: ignore[arg-type]
+            error="Forbidden",
         )
     session.commit()
 
