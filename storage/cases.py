@@ -22,18 +22,16 @@ starting a case for the same resident at the same moment get one case and one
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import IntEnum
-from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage import directory, prompts
+from storage import decisions, directory, prompts
 from storage.agenda import AgendaEntry
 from storage.audit import record
 from storage.cpr import refuse_cpr
@@ -149,12 +147,7 @@ def open_case_of_resident(*, session: Session, resident_id: int) -> ResidentCase
 
 def latest_decision(*, session: Session, case_id: int) -> Decision | None:
     """The case's newest decision (highest iteration, then newest), withdrawn ones too."""
-    return session.exec(
-        select(Decision)
-        .where(col(Decision.origin) == DECISION_ORIGIN, col(Decision.origin_id) == case_id)
-        .order_by(col(Decision.iteration).desc(), col(Decision.id).desc())
-        .limit(1)
-    ).first()
+    return decisions.latest_decision(session=session, origin=DECISION_ORIGIN, origin_id=case_id)
 
 
 def derive_step(case: ResidentCase, decision: Decision | None) -> CaseStep:
@@ -636,11 +629,6 @@ def save_perspective(
 # ------------------------------------------------------------------ the lead's actions
 
 
-def _decisions() -> Any:
-    """The vote engineer's storage.decisions, imported when used (no import cycle)."""
-    return importlib.import_module("storage.decisions")
-
-
 def go_to_decision(
     *, session: Session, case: ResidentCase, member_id: int, title: str
 ) -> Decision:
@@ -649,7 +637,7 @@ def go_to_decision(
     if case_step(session=session, case=case) != CaseStep.TEAM:
         raise WrongStep(case.id)
     previous = latest_decision(session=session, case_id=require_id(case))
-    decision: Decision = _decisions().start_decision(
+    decision = decisions.start_decision(
         session=session,
         team_id=case.team_id,
         resident_id=case.resident_id,
@@ -678,7 +666,7 @@ def move_back(*, session: Session, case: ResidentCase, member_id: int) -> CaseSt
     if step == CaseStep.DECIDING:
         decision = latest_decision(session=session, case_id=require_id(case))
         assert decision is not None
-        _decisions().withdraw(session=session, decision_id=require_id(decision))
+        decisions.withdraw(session=session, decision_id=require_id(decision))
         new_step = CaseStep.TEAM
     elif step == CaseStep.TEAM:
         case.step = CaseStep.LISTEN
@@ -716,7 +704,7 @@ def close_case(
         and reason != CaseCloseReason.EVALUATED
         and decision.status not in (DecisionStatus.DONE, DecisionStatus.WITHDRAWN)
     ):
-        _decisions().withdraw(session=session, decision_id=require_id(decision))
+        decisions.withdraw(session=session, decision_id=require_id(decision))
     case.close_note = clean_text(note) if note and note.strip() else None
     case.closed_at = now or utcnow()
     case.closed_by_member_id = member_id

@@ -482,3 +482,33 @@ def test_cases_waiting_for_the_team_are_on_every_agenda_until_decided(session: S
     ]
     assert later == entries
     assert before == [] and other_team == [] and deciding == []
+
+
+def test_the_lead_takes_a_case_to_a_decision_and_back(session: Session) -> None:
+    team_id, lead, listener, _others, resident_id = _team(session)
+    case = _start(session, team_id, resident_id, listener)
+    with pytest.raises(WrongStep):
+        cases.go_to_decision(session=session, case=case, member_id=lead, title="Fru H.")
+    cases.bring_to_team(session=session, case=case, member_id=listener, summary=None, now=NOW)
+
+    first = cases.go_to_decision(session=session, case=case, member_id=lead, title="Fru H.")
+    with pytest.raises(WrongStep):
+        cases.go_to_decision(session=session, case=case, member_id=lead, title="Fru H.")
+    assert (first.origin, first.origin_id, first.resident_id, first.iteration) == (
+        "case",
+        case.id,
+        resident_id,
+        1,
+    )
+    assert cases.case_step(session=session, case=case) == CaseStep.DECIDING
+
+    assert cases.move_back(session=session, case=case, member_id=lead) == CaseStep.TEAM
+    assert first.status == DecisionStatus.WITHDRAWN
+    assert cases.case_step(session=session, case=case) == CaseStep.TEAM
+
+    second = cases.go_to_decision(session=session, case=case, member_id=lead, title="Fru H.")
+    assert second.iteration == 2 and second.status == DecisionStatus.PROPOSING
+    cases.close_case(session=session, case=case, member_id=lead, reason=CaseCloseReason.OTHER)
+    session.commit()
+    assert second.status == DecisionStatus.WITHDRAWN
+    assert cases.case_step(session=session, case=case) == CaseStep.EVALUATED
