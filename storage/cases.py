@@ -645,7 +645,8 @@ def go_to_decision(
         origin_id=require_id(case),
         title=title,
         created_by_member_id=member_id,
-        iteration=previous.iteration + 1 if previous is not None else 1,
+        # A withdrawn round was no cycle of trying: the next one keeps its number.
+        iteration=_next_iteration(previous),
     )
     record(
         session=session,
@@ -655,6 +656,14 @@ def go_to_decision(
         detail={"case_id": case.id, "decision_id": decision.id},
     )
     return decision
+
+
+def _next_iteration(previous: Decision | None) -> int:
+    if previous is None:
+        return 1
+    if previous.status == DecisionStatus.WITHDRAWN:
+        return previous.iteration
+    return previous.iteration + 1
 
 
 def move_back(*, session: Session, case: ResidentCase, member_id: int) -> CaseStep:

@@ -507,7 +507,8 @@ def test_the_lead_takes_a_case_to_a_decision_and_back(session: Session) -> None:
     assert cases.case_step(session=session, case=case) == CaseStep.TEAM
 
     second = cases.go_to_decision(session=session, case=case, member_id=lead, title="Fru H.")
-    assert second.iteration == 2 and second.status == DecisionStatus.PROPOSING
+    # The withdrawn round was no cycle of trying: the new one keeps its number.
+    assert second.iteration == 1 and second.status == DecisionStatus.PROPOSING
     cases.close_case(session=session, case=case, member_id=lead, reason=CaseCloseReason.OTHER)
     session.commit()
     assert second.status == DecisionStatus.WITHDRAWN
