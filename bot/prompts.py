@@ -46,6 +46,10 @@ logger = logging.getLogger(__name__)
 # Renders one prompt and sends it: reads what it needs (member, language, meeting) in the
 # session, sends one message, and neither commits nor swallows Telegram's errors.
 Renderer = Callable[[Bot, Prompt, Session], Awaitable[None]]
+# Decides, before rendering, whether a claimed prompt may go out now: None sends it, a
+# datetime puts it back as pending until then without counting an attempt (quiet hours,
+# mute, absence: storage.rhythm.hold_until). Runs in the send's session.
+Gate = Callable[[Session, Prompt, datetime], datetime | None]
 
 OVERALL_PER_SECOND = 30
 GROUP_PER_MINUTE = 20
@@ -167,8 +171,10 @@ class Dispatcher:
         batch: int = DEFAULT_BATCH,
         concurrency: int = DEFAULT_CONCURRENCY,
         idle_wait: float = DEFAULT_IDLE_WAIT,
+        gate: Gate | None = None,
     ) -> None:
         self.bot = bot
+        self.gate = gate
         self.engine = engine
         self.renderers = dict(renderers)
         self.now = now
@@ -244,6 +250,14 @@ class Dispatcher:
         sent = False
         try:
             with session_scope(self.engine) as session:
+                now = self.now()
+                until = self.gate(session, prompt, now) if self.gate is not None else None
+                if until is not None and until > now:
+                    prompts.hold(
+                        session=session, prompt_id=prompt.id, worker=self.worker, until=until
+                    )
+                    logger.debug("Prompt %s held until %s", prompt.id, until.isoformat())
+                    return
                 await renderer(self.bot, prompt, session)
                 sent = True
                 prompts.mark_sent(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -17,7 +18,7 @@ from telegram.error import RetryAfter
 from telegram.ext import ExtBot
 
 from bot.prompts import Dispatcher, SendLimiter
-from storage import prompts
+from storage import prompts, rhythm
 from storage.models import Member, Prompt, PromptStatus
 from tests.emulator import BotApiEmulator
 from tests.factories import id_of, make_member, make_team
@@ -264,3 +265,117 @@ async def test_after_retry_after_the_limiter_holds_every_request_back() -> None:
         await limiter.process_request(flooded, (), {}, "sendMessage", {"chat_id": 1}, None)
 
     assert await _timed_requests(limiter, 2, 1) >= 0.9
+
+
+# ------------------------------------------------------------------ the gate (storage.rhythm)
+
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+
+def _gated(dispatcher: Dispatcher) -> Dispatcher:
+    """The same dispatcher with the application's gate: quiet hours, mute and absence."""
+
+    def gate(session: Session, prompt: Prompt, now: datetime) -> datetime | None:
+        return rhythm.hold_until(session=session, prompt=prompt, now=now, tz=COPENHAGEN)
+
+    dispatcher.gate = gate
+    return dispatcher
+
+
+async def test_a_muted_members_prompt_is_held_without_an_attempt_and_sent_after_the_mute(
+    dispatcher: Dispatcher, emulator: BotApiEmulator, engine: Engine, clock: Clock
+) -> None:
+    members = _members(engine, emulator, 601, 602)
+    muted = _schedule(engine, members[601], "muted", START)
+    other = _schedule(engine, members[602], "other", START)
+    with Session(engine) as session:
+        rhythm.mute(
+            session=session, member_id=members[601], until=START + timedelta(hours=1), now=START
+        )
+        session.commit()
+    _gated(dispatcher)
+
+    assert await dispatcher.run_once() == 2
+
+    assert _received(emulator, 601) == []
+    assert _received(emulator, 602) == ["reminder other"]
+    held = _stored(engine, muted)
+    assert (held.status, held.due_at, held.attempts, held.claimed_by) == (
+        PromptStatus.PENDING,
+        START + timedelta(hours=1),
+        0,
+        None,
+    )
+    assert _stored(engine, other).status == PromptStatus.SENT
+
+    clock.advance(timedelta(minutes=59))
+    assert await dispatcher.run_once() == 0
+    clock.advance(timedelta(minutes=1))
+    assert await dispatcher.run_once() == 1
+    assert _received(emulator, 601) == ["reminder muted"]
+    assert _stored(engine, muted).status == PromptStatus.SENT
+
+
+async def test_a_prompt_held_past_its_expiry_is_dropped_not_sent(
+    dispatcher: Dispatcher, emulator: BotApiEmulator, engine: Engine, clock: Clock
+) -> None:
+    members = _members(engine, emulator, 701)
+    with Session(engine) as session:
+        member = session.get(Member, members[701])
+        assert member is not None and member.current_team_id is not None
+        rhythm.add_absence(
+            session=session,
+            member_id=members[701],
+            first=START.astimezone(COPENHAGEN).date(),
+            last=START.astimezone(COPENHAGEN).date(),
+            tz=COPENHAGEN,
+        )
+        prompt = prompts.schedule(
+            session=session,
+            kind=KIND,
+            team_id=member.current_team_id,
+            member_id=members[701],
+            dedupe_key="away",
+            due_at=START,
+            expires_at=START + timedelta(hours=2),
+        )
+        session.commit()
+        prompt_id = prompt.id
+    assert prompt_id is not None
+    _gated(dispatcher)
+
+    assert await dispatcher.run_once() == 1
+    assert _stored(engine, prompt_id).status == PromptStatus.PENDING
+
+    clock.advance(timedelta(days=1))
+    assert await dispatcher.run_once() == 0
+    assert _stored(engine, prompt_id).status == PromptStatus.DROPPED
+    assert _received(emulator, 701) == []
+
+
+async def test_outside_the_members_shifts_the_prompt_waits_for_their_next_shift(
+    dispatcher: Dispatcher, emulator: BotApiEmulator, engine: Engine, clock: Clock
+) -> None:
+    # START is 13:00 in Copenhagen: a night worker is off shift until 23:00.
+    members = _members(engine, emulator, 801)
+    with Session(engine) as session:
+        member = session.get(Member, members[801])
+        assert member is not None and member.current_team_id is not None
+        rhythm.set_preference(
+            session=session,
+            member_id=members[801],
+            team_id=member.current_team_id,
+            shifts=["night"],
+        )
+        session.commit()
+    prompt_id = _schedule(engine, members[801], "night", START)
+    _gated(dispatcher)
+
+    assert await dispatcher.run_once() == 1
+    night = datetime(2026, 11, 24, 23, 0, tzinfo=COPENHAGEN).astimezone(UTC)
+    assert _stored(engine, prompt_id).due_at == night
+    assert _received(emulator, 801) == []
+
+    clock.current = night
+    assert await dispatcher.run_once() == 1
+    assert _received(emulator, 801) == ["reminder night"]
