@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from telegram import Update
+from sqlmodel import Session
 from telegram.error import InvalidToken
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot
-from telegram.request import HTTPXRequest
 
 from bot import logs, scheduler
 from bot.config import Settings
 from bot.errors import handle_error
+from bot.faults import TelegramRequest
 from bot.prompts import DEFAULT_CONCURRENCY, Dispatcher, Renderer, SendLimiter
 from flows import (
     admin,
@@ -36,7 +38,10 @@ from flows import (
 from flows.engine import SERVICES_KEY, Router, Services, StemmeContext, register
 from flows.i18n import LANGUAGES, texts
 from flows.menu import set_default_menus
-from storage.db import make_engine
+from storage import crypto, updates
+from storage.db import make_engine, session_scope, utcnow
+from storage.models import Prompt
+from storage.rhythm import hold_until
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +49,10 @@ StemmeApplication = Application[Any, StemmeContext, Any, Any, Any, Any]
 
 
 SCHEDULER_KEY = "stemme.scheduler"
+# Connections of the application's bot (python-telegram-bot's default for an Application).
+APPLICATION_POOL_SIZE = 256
+# How long a processed update's id is kept: Telegram delivers an update again for 24 hours.
+UPDATES_KEPT = timedelta(days=2)
 DISPATCHER_KEY = "stemme.dispatcher"
 
 
@@ -100,10 +109,17 @@ def build_dispatcher(
         token,
         base_url=settings.api_base_url,
         base_file_url=settings.api_base_file_url,
-        request=HTTPXRequest(connection_pool_size=DEFAULT_CONCURRENCY * 2),
+        # Counts Telegram's errors; the dispatcher has its own retry policy, so no retries.
+        request=TelegramRequest(retry=False, connection_pool_size=DEFAULT_CONCURRENCY * 2),
         rate_limiter=SendLimiter(),
     )
-    return Dispatcher(bot=bot, engine=engine, renderers=renderers)
+    tz = settings.tz
+
+    def gate(session: Session, prompt: Prompt, now: datetime) -> datetime | None:
+        """Quiet hours, mute and absence (storage/rhythm.py)."""
+        return hold_until(session=session, prompt=prompt, now=now, tz=tz)
+
+    return Dispatcher(bot=bot, engine=engine, renderers=renderers, gate=gate)
 
 
 def build_application(
@@ -123,11 +139,15 @@ def build_application(
         .token(token)
         .base_url(settings.api_base_url)
         .base_file_url(settings.api_base_file_url)
+        # Repeats what is safe to repeat after 429, 5xx and network faults (bot/faults.py).
+        .request(TelegramRequest(connection_pool_size=APPLICATION_POOL_SIZE))
         .context_types(ContextTypes(context=StemmeContext))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
     )
+    # Free text is encrypted at rest with the installation's data key (storage/crypto.py).
+    crypto.configure(settings.data_keys())
     services = Services(settings=settings, engine=engine or make_engine(settings.database_url))
     register(application, services)
     application.bot_data[DISPATCHER_KEY] = build_dispatcher(
@@ -139,11 +159,27 @@ def build_application(
     return application
 
 
+def purge_processed_updates(engine: Engine) -> int:
+    """Deletes the records of updates processed long enough ago that Telegram no longer
+    delivers them again (storage/updates.py); returns how many."""
+    with session_scope(engine) as session:
+        return updates.purge(session=session, older_than=utcnow() - UPDATES_KEPT)
+
+
 async def _post_init(application: StemmeApplication) -> None:
     services: Services = application.bot_data[SERVICES_KEY]
     settings = services.settings
     logger.info("Bot @%s started", application.bot.username)
     application.bot_data[SCHEDULER_KEY] = scheduler.start(services)
+    application.bot_data[SCHEDULER_KEY].add_job(
+        purge_processed_updates,
+        "interval",
+        hours=1,
+        args=[services.engine],
+        id="purge-processed-updates",
+        coalesce=True,
+        max_instances=1,
+    )
     dispatcher: Dispatcher = application.bot_data[DISPATCHER_KEY]
     await dispatcher.bot.initialize()
     dispatcher.start()
@@ -167,11 +203,15 @@ async def _post_shutdown(application: StemmeApplication) -> None:
 
 
 def run(settings: Settings) -> None:
-    """Runs the bot with long polling until interrupted."""
+    """Runs the bot with long polling until interrupted (SIGINT, SIGTERM): each batch of
+    updates is confirmed only once processed (bot/polling.py); with ``STEMME_LISTEN`` set,
+    /healthz and /metrics are served there."""
+    from bot import polling
+
     logs.configure(settings.log_level, [settings.token or ""])
     application = build_application(settings)
     try:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        asyncio.run(polling.serve(application, listen=settings.listen))
     except InvalidToken:
         # python-telegram-bot puts the token into this error's message: never print it.
         logger.error(

@@ -29,9 +29,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from bot.config import Settings
+from bot.config import Settings, run_problems
 from flows.i18n import N_, Texts, texts
-from storage import migrate
+from storage import crypto, migrate
 from storage.db import make_engine, session_scope
 from storage.directory import (
     Ambiguous,
@@ -46,6 +46,7 @@ from storage.directory import (
     list_teams,
     team_members,
 )
+from storage.health import check_database
 from storage.models import NAME_MAX_LENGTH, Role, Site, SiteKind, Team
 
 EXIT_OK = 0
@@ -155,7 +156,12 @@ def build_parser(t: Texts) -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help=t._("Start the bot."))
     run.add_argument(
-        "--webhook", action="store_true", help=t._("Receive updates by webhook (not yet).")
+        "--webhook",
+        action="store_true",
+        help=t._(
+            "Receive updates by webhook (STEMME_WEBHOOK_URL, STEMME_WEBHOOK_SECRET, "
+            "STEMME_LISTEN) instead of long polling."
+        ),
     )
     run.set_defaults(handler=cmd_run)
 
@@ -211,6 +217,11 @@ def build_parser(t: Texts) -> argparse.ArgumentParser:
     members = commands.add_parser("members", parents=[as_json], help=t._("List a team's members."))
     members.add_argument("--team", required=True, help=team_help)
     members.set_defaults(handler=cmd_members)
+
+    # Imported here: cli_privacy uses this module's helpers.
+    from bot import cli_privacy
+
+    cli_privacy.add_commands(commands, as_json, t)
     return parser
 
 
@@ -220,11 +231,6 @@ def build_parser(t: Texts) -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace, context: Context) -> int:
     """Migrates the database and runs the bot until it is stopped."""
     t = context.t
-    if args.webhook:
-        context.note(
-            t._("Webhooks are not supported yet. Run without --webhook to use long polling.")
-        )
-        return EXIT_USAGE
     token = context.settings.token
     if not token or not token.strip():
         context.note(
@@ -243,7 +249,25 @@ def cmd_run(args: argparse.Namespace, context: Context) -> int:
             )
         )
         return EXIT_USAGE
+    problems = run_problems(context.settings, webhook=args.webhook, t=t)
+    unreachable = check_database(context.settings.database_url)
+    if unreachable is not None:
+        url = make_url(context.settings.database_url).render_as_string(hide_password=True)
+        problems.append(
+            t._(
+                "The database at {url} cannot be reached ({error}). Check "
+                "STEMME_DATABASE_URL and that the database server is running."
+            ).format(url=url, error=unreachable)
+        )
+    if problems:
+        context.note("\n".join(problems))
+        return EXIT_USAGE
     _upgrade(context)
+    if args.webhook:
+        from bot.webhook import run as run_webhook
+
+        run_webhook(context.settings)
+        return EXIT_OK
     # Imported here so the admin commands never load the Telegram application.
     from bot.app import run as run_bot
 
@@ -285,7 +309,28 @@ def cmd_db_current(args: argparse.Namespace, context: Context) -> int:
     return EXIT_OK
 
 
+def _use_data_key(context: Context) -> None:
+    """Configures the data key that encrypts free text, before the database is touched."""
+    t = context.t
+    try:
+        crypto.configure(context.settings.data_keys())
+    except crypto.KeyProblem as problem:
+        messages = {
+            "missing": t._(
+                "STEMME_DATA_KEY is not set. With PostgreSQL every process needs the same "
+                'key: make one with "stemme privacy new-key" and set STEMME_DATA_KEY to it.'
+            ),
+            "malformed": t._(
+                'STEMME_DATA_KEY is not a valid key. Make one with "stemme privacy new-key".'
+            ),
+        }
+        raise CommandFailed(
+            messages.get(problem.code, t._("The data key could not be used."))
+        ) from problem
+
+
 def _upgrade(context: Context) -> str | None:
+    _use_data_key(context)
     try:
         migrate.upgrade(context.settings.database_url)
     except OperationalError as error:
@@ -314,6 +359,7 @@ def _database_unreachable(context: Context, error: OperationalError) -> CommandF
 def _session(context: Context) -> Iterator[Session]:
     """One session for the whole command, on a database that is up to date."""
     t = context.t
+    _use_data_key(context)
     revision = _current_revision(context)
     if revision != migrate.head():
         raise CommandFailed(t._('The database is not up to date. Run "stemme db upgrade" first.'))

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage import crypto
+
 DEFAULT_DATA_DIR = Path("data")
 DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_DATA_DIR / 'stemme.db'}"
 TELEGRAM_API_BASE_URL = "https://api.telegram.org/bot"
 SUPPORTED_LOCALES = ("da", "en")
+DEFAULT_LISTEN = "127.0.0.1:8080"
+# What Telegram accepts as a webhook's secret_token.
+WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+if TYPE_CHECKING:
+    from flows.i18n import Texts
 
 
 class Settings(BaseSettings):
@@ -43,6 +54,27 @@ class Settings(BaseSettings):
         default_factory=list, description="Telegram user ids of administrators, comma-separated."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    # Webhook mode (stemme run --webhook); checked by ``run_problems`` when the bot starts.
+    webhook_url: str | None = Field(
+        default=None, description="The public https:// address Telegram posts updates to."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Secret Telegram sends with every update (A-Z a-z 0-9 _ -)."
+    )
+    listen: str | None = Field(
+        default=None,
+        description="host:port of the webhook, /healthz and /metrics (polling: only if set).",
+    )
+    webhook_workers: int = Field(
+        default=1, ge=1, le=64, description="Worker processes uvicorn starts in webhook mode."
+    )
+    data_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Fernet key(s) encrypting free text at rest, comma-separated, newest first "
+            "(stemme privacy new-key). Unset on SQLite: a key file next to the database."
+        ),
+    )
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -77,6 +109,12 @@ class Settings(BaseSettings):
             raise ValueError("api_base_url must start with http:// or https://")
         return value
 
+    def data_keys(self) -> list[str]:
+        """The data keys: ``STEMME_DATA_KEY``, or the SQLite installation's key file
+        (created on first use). Raises ``storage.crypto.KeyProblem`` when there is none."""
+        secret = self.data_key.get_secret_value() if self.data_key else None
+        return crypto.resolve_keys(secret, self.database_url)
+
     @property
     def tz(self) -> ZoneInfo:
         """The configured time zone."""
@@ -94,3 +132,75 @@ class Settings(BaseSettings):
         if base.endswith("/bot"):
             return base[: -len("/bot")] + "/file/bot"
         return base + "/file/bot"
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8080`` for IPv6) as a host and a port; ValueError if malformed."""
+    host, separator, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not separator or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError("not host:port")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (localhost or a loopback address)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run_problems(settings: Settings, *, webhook: bool, t: Texts) -> list[str]:
+    """What is wrong with the configuration for ``stemme run`` (``--webhook`` or not), in
+    the user's language; empty when it can start. Never quotes the token or the secret."""
+    problems: list[str] = []
+    if settings.listen is not None:
+        try:
+            parse_listen(settings.listen)
+        except ValueError:
+            problems.append(
+                t._(
+                    "STEMME_LISTEN must be host:port, e.g. 127.0.0.1:8080 or 0.0.0.0:8443, "
+                    "with a port from 1 to 65535."
+                )
+            )
+    if not webhook:
+        return problems
+    url = (settings.webhook_url or "").strip()
+    if not url:
+        problems.append(
+            t._(
+                "stemme run --webhook needs STEMME_WEBHOOK_URL: the public https:// address "
+                "Telegram sends the updates to."
+            )
+        )
+    else:
+        parts = urlsplit(url)
+        loopback = parts.scheme == "http" and is_loopback(parts.hostname or "")
+        if not parts.hostname or not (parts.scheme == "https" or loopback):
+            problems.append(
+                t._(
+                    "STEMME_WEBHOOK_URL must be an https:// address with a host name, e.g. "
+                    "https://bot.example.dk/telegram (http:// only on 127.0.0.1 or localhost, "
+                    "for tests)."
+                )
+            )
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if not secret:
+        problems.append(
+            t._(
+                "stemme run --webhook needs STEMME_WEBHOOK_SECRET, so that only Telegram can "
+                "send updates: 1 to 256 of the characters A-Z, a-z, 0-9, _ and -."
+            )
+        )
+    elif not WEBHOOK_SECRET_RE.fullmatch(secret):
+        problems.append(
+            t._(
+                "STEMME_WEBHOOK_SECRET may only hold 1 to 256 of the characters A-Z, a-z, "
+                "0-9, _ and -: Telegram refuses anything else."
+            )
+        )
+    return problems

@@ -58,6 +58,8 @@ SHIFT_LABELS = {"day": N_("day shift"), "evening": N_("evening shift"), "night":
 
 
 def _content(texts: Texts, note: Note, limit: int) -> str:
+    if note.redacted_at is not None:
+        return texts._("(the text was removed after the retention period)")
     if note.voice_file_id:
         return texts._("🎤 voice message, {seconds} s").format(seconds=note.voice_duration or 0)
     return "“" + shorten(note.text or "", limit) + "”"

@@ -20,12 +20,17 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
+from storage import crypto
 from storage.db import make_engine
 from storage.migrate import upgrade
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+# The data key of every test process, so text written by a test and by the bot under test
+# opens with the same key (e2e settings and the subprocesses get it too).
+TEST_DATA_KEY = crypto.new_key()
+crypto.configure([TEST_DATA_KEY])
 
 
 def _without_password(url: str) -> str:
@@ -50,6 +55,14 @@ def _with_search_path(url: str, schema: str) -> str:
     return parsed.update_query_dict({"options": " ".join(options)}).render_as_string(
         hide_password=False
     )
+
+
+@pytest.fixture(autouse=True)
+def data_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test, and every ``stemme`` command it runs in-process, uses the test data key."""
+    monkeypatch.setenv("STEMME_DATA_KEY", TEST_DATA_KEY)
+    crypto.configure([TEST_DATA_KEY])
+    return TEST_DATA_KEY
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage.residents import list_residents
+from tests.conftest import TEST_DATA_KEY
 from tests.e2e.conftest import BOT_USERNAME, TOKEN, Admin
 from tests.e2e.people import LEAD_ID, join, setup_team
 from tests.emulator import BotApiEmulator
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 async def _start_bot(emulator: BotApiEmulator, database_url: str) -> asyncio.subprocess.Process:
     env = {key: value for key, value in os.environ.items() if not key.startswith("STEMME_")} | {
         "STEMME_BOT_TOKEN": TOKEN,
+        "STEMME_DATA_KEY": TEST_DATA_KEY,
         "STEMME_BOT_USERNAME": BOT_USERNAME,
         "STEMME_DATABASE_URL": database_url,
         "STEMME_API_BASE_URL": emulator.base_url,

@@ -1,0 +1,384 @@
+"""Privacy operations for the data protection officer: retention, access export, erasure
+and key rotation. Each one is recorded in the audit log (ids and counts, never text).
+
+docs/privacy.md describes what is stored, for how long, and how each right is served;
+the CLI (``stemme privacy …``) is the way in.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Column, Table, delete, text, update
+from sqlmodel import Session, SQLModel, col, select
+
+from storage import crypto
+from storage.audit import record
+from storage.db import utcnow
+from storage.models import (
+    Conversation,
+    Invite,
+    Member,
+    Membership,
+    Note,
+    NoteMarker,
+    Prompt,
+    Resident,
+    Site,
+    Team,
+)
+
+logger = logging.getLogger(__name__)
+
+MIN_RETENTION_DAYS = 30
+ERASED_NAME = "-"
+
+
+class PrivacyError(ValueError):
+    """A privacy operation was asked for something that cannot be done."""
+
+
+def set_retention(*, session: Session, site: Site, days: int | None, actor: str) -> Site:
+    """Sets how long the site keeps micro-moment text; None keeps it until erased."""
+    if days is not None and days < MIN_RETENTION_DAYS:
+        raise PrivacyError(f"retention must be at least {MIN_RETENTION_DAYS} days")
+    site.retention_days = days
+    session.add(site)
+    record(
+        session=session,
+        actor=actor,
+        action="privacy.retention",
+        detail={"site_id": site.id, "days": days},
+    )
+    return site
+
+
+def set_member_notes_policy(*, session: Session, site: Site, erase: bool, actor: str) -> Site:
+    """Chooses what erasing a member does to their notes: erase them, or keep them unnamed."""
+    site.erase_authored_notes = erase
+    session.add(site)
+    record(
+        session=session,
+        actor=actor,
+        action="privacy.member_notes_policy",
+        detail={"site_id": site.id, "erase": erase},
+    )
+    return site
+
+
+def apply_retention(*, session: Session, now: datetime | None = None) -> int:
+    """Removes the text and voice of notes older than their site's retention; the note,
+    its resident, shift and markers stay, so counts and the resident card keep working.
+    Returns how many notes were redacted."""
+    moment = now or utcnow()
+    redacted = 0
+    sites = session.exec(
+        select(Site.id, Site.retention_days).where(col(Site.retention_days).is_not(None))
+    ).all()
+    for site_id, days in sites:
+        if days is None:
+            continue
+        cutoff = moment - timedelta(days=days)
+        teams = select(Team.id).where(col(Team.site_id) == site_id)
+        result = session.execute(
+            update(Note)
+            .where(
+                col(Note.team_id).in_(teams),
+                col(Note.created_at) < cutoff,
+                col(Note.redacted_at).is_(None),
+            )
+            .values(text=None, voice_file_id=None, redacted_at=moment)
+            .execution_options(synchronize_session=False)
+        )
+        count = int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult
+        if count:
+            redacted += count
+            record(
+                session=session,
+                actor="system",
+                action="privacy.retention_applied",
+                detail={"site_id": site_id, "notes": count, "days": days},
+            )
+    if redacted:
+        logger.info("Retention removed the text of %s notes", redacted)
+    return redacted
+
+
+def find_resident(*, session: Session, team_id: int, alias: str) -> Resident | None:
+    """The team's resident with this alias (case-insensitive), active or not."""
+    wanted = alias.strip().casefold()
+    for resident in session.exec(select(Resident).where(col(Resident.team_id) == team_id)).all():
+        if resident.alias.casefold() == wanted:
+            return resident
+    return None
+
+
+def export_resident(*, session: Session, resident: Resident, actor: str) -> dict[str, Any]:
+    """Everything stored about one resident, for an access request; audited.
+
+    Authors are named because the team's record names them; the data protection officer
+    decides what of other people's data to hand over (docs/privacy.md)."""
+    team = session.get(Team, resident.team_id)
+    assert team is not None
+    site = session.get(Site, team.site_id)
+    notes = list(
+        session.exec(
+            select(Note)
+            .where(col(Note.resident_id) == resident.id)
+            .order_by(col(Note.created_at), col(Note.id))
+        ).all()
+    )
+    note_ids = [note.id for note in notes if note.id is not None]
+    markers: dict[int, list[str]] = {note_id: [] for note_id in note_ids}
+    if note_ids:
+        for note_id, marker in session.exec(
+            select(NoteMarker.note_id, NoteMarker.marker).where(
+                col(NoteMarker.note_id).in_(note_ids)
+            )
+        ).all():
+            markers[note_id].append(marker)
+    authors = _names(session, {note.author_member_id for note in notes})
+    exported = {
+        "exported_at": _iso(utcnow()),
+        "resident": {
+            "id": resident.id,
+            "alias": resident.alias,
+            "active": resident.active,
+            "created_at": _iso(resident.created_at),
+        },
+        "team": {"id": team.id, "name": team.name},
+        "site": {"id": site.id, "name": site.name} if site else None,
+        "notes": [
+            {
+                "id": note.id,
+                "created_at": _iso(note.created_at),
+                "edited_at": _iso(note.edited_at),
+                "shift": note.shift,
+                "expression": note.expression,
+                "text": note.text,
+                "voice": (
+                    {"telegram_file_id": note.voice_file_id, "seconds": note.voice_duration}
+                    if note.voice_file_id
+                    else None
+                ),
+                "markers": sorted(markers.get(note.id or 0, [])),
+                "taken_to_team": note.for_team,
+                "author": authors.get(note.author_member_id),
+                "redacted_at": _iso(note.redacted_at),
+            }
+            for note in notes
+        ],
+    }
+    record(
+        session=session,
+        actor=actor,
+        action="privacy.export_resident",
+        team_id=team.id,
+        detail={"resident_id": resident.id, "notes": len(notes)},
+    )
+    return exported
+
+
+@dataclass
+class Erased:
+    """What an erasure removed or changed, by table (counts only)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, table: str, count: int) -> None:
+        """Counts rows removed or changed in ``table``."""
+        if count:
+            self.counts[table] = self.counts.get(table, 0) + count
+
+
+def erase_resident(*, session: Session, resident: Resident, actor: str) -> Erased:
+    """Deletes a resident and every note about them; audited with counts only."""
+    resident_id = resident.id
+    team_id = resident.team_id
+    erased = Erased()
+    note_ids = select(Note.id).where(col(Note.resident_id) == resident_id)
+    erased.add("note_marker", _delete(session, NoteMarker, col(NoteMarker.note_id).in_(note_ids)))
+    erased.add("note", _delete(session, Note, col(Note.resident_id) == resident_id))
+    session.delete(resident)
+    erased.add("resident", 1)
+    record(
+        session=session,
+        actor=actor,
+        action="privacy.erase_resident",
+        team_id=team_id,
+        detail={"resident_id": resident_id, "removed": erased.counts},
+    )
+    logger.info("Resident %s erased: %s", resident_id, erased.counts)
+    return erased
+
+
+def erase_member(
+    *, session: Session, member: Member, actor: str, erase_notes: bool | None = None
+) -> Erased:
+    """Erases a member: their name and Telegram id go, their memberships, conversations and
+    pending prompts are deleted, and their notes are erased or kept without their name
+    (``erase_notes``; None follows their sites' choice, and erases if any site says so).
+
+    The member row stays as a bare number with no name and no Telegram id, so the team's
+    history (a counted vote, an agreed approach) keeps its shape without naming anyone."""
+    member_id = member.id
+    assert member_id is not None
+    erased = Erased()
+    if erase_notes is None:
+        erase_notes = _sites_erase_notes(session, member_id)
+    authored = col(Note.author_member_id) == member_id
+    if erase_notes:
+        note_ids = select(Note.id).where(authored)
+        erased.add(
+            "note_marker", _delete(session, NoteMarker, col(NoteMarker.note_id).in_(note_ids))
+        )
+        erased.add("note", _delete(session, Note, authored))
+    else:
+        result = session.execute(
+            update(Note)
+            .where(authored)
+            .values(author_member_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        erased.add("note (unnamed)", int(result.rowcount))  # type: ignore[attr-defined]
+    erased.add(
+        "conversation",
+        _delete(session, Conversation, col(Conversation.telegram_id) == member.telegram_id),
+    )
+    erased.add(
+        "prompt",
+        _delete(
+            session,
+            Prompt,
+            col(Prompt.member_id) == member_id,
+            col(Prompt.status).in_(["pending", "claimed"]),
+        ),
+    )
+    result = session.execute(
+        update(Invite)
+        .where(col(Invite.created_by_member_id) == member_id)
+        .values(created_by_member_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    erased.add("invite (unnamed)", int(result.rowcount))  # type: ignore[attr-defined]
+    teams = [
+        membership.team_id
+        for membership in session.exec(
+            select(Membership).where(col(Membership.member_id) == member_id)
+        ).all()
+    ]
+    result = session.execute(
+        update(Membership)
+        .where(col(Membership.member_id) == member_id)
+        .values(active=False, left_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    erased.add("membership (ended)", int(result.rowcount))  # type: ignore[attr-defined]
+    member.name = ERASED_NAME
+    # Telegram ids are positive; a negative one can never match a real user again.
+    member.telegram_id = -member_id
+    member.active = False
+    member.current_team_id = None
+    session.add(member)
+    erased.add("member (anonymised)", 1)
+    audited: list[int | None] = [*sorted(set(teams))] or [None]
+    for team_id in audited:
+        record(
+            session=session,
+            actor=actor,
+            action="privacy.erase_member",
+            team_id=team_id,
+            detail={"member_id": member_id, "notes_erased": erase_notes, "changed": erased.counts},
+        )
+    logger.info("Member %s erased: %s", member_id, erased.counts)
+    return erased
+
+
+def encrypted_columns() -> list[tuple[Table, Column[Any]]]:
+    """Every column whose values are encrypted at rest, found from the models."""
+    found = []
+    for table in SQLModel.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, crypto.EncryptedText | crypto.EncryptedJSON):
+                found.append((table, column))
+    return found
+
+
+def rotate_key(*, session: Session, actor: str, batch: int = 500) -> int:
+    """Re-encrypts every encrypted value with the current (first) key, and encrypts any
+    value stored before encryption was turned on; returns how many values changed.
+
+    Run it after putting a new key in front of ``STEMME_DATA_KEY``; then the old key can
+    be removed. Works on raw column values, so nothing is decrypted into the session."""
+    changed = 0
+    for table, column in encrypted_columns():
+        key_column = next(iter(table.primary_key.columns))
+        raw = text(
+            f'SELECT "{key_column.name}", "{column.name}" FROM "{table.name}" '
+            f'WHERE "{column.name}" IS NOT NULL'
+        )
+        rows = session.execute(raw).all()
+        for start in range(0, len(rows), batch):
+            for row_id, value in rows[start : start + batch]:
+                session.execute(
+                    text(
+                        f'UPDATE "{table.name}" SET "{column.name}" = :value '
+                        f'WHERE "{key_column.name}" = :id'
+                    ),
+                    {"value": crypto.reencrypt(value), "id": row_id},
+                )
+                changed += 1
+    record(
+        session=session,
+        actor=actor,
+        action="privacy.rotate_key",
+        detail={"values": changed, "key": crypto.configured_fingerprints()[:1]},
+    )
+    logger.info(
+        "Re-encrypted %s values with key %s", changed, crypto.configured_fingerprints()[:1]
+    )
+    return changed
+
+
+def unencrypted_values(*, session: Session) -> int:
+    """How many stored free-text values are not encrypted (0 after ``rotate_key``)."""
+    count = 0
+    for table, column in encrypted_columns():
+        raw = text(f'SELECT "{column.name}" FROM "{table.name}" WHERE "{column.name}" IS NOT NULL')
+        count += len(crypto.raw_values(value for (value,) in session.execute(raw).all()))
+    return count
+
+
+def _sites_erase_notes(session: Session, member_id: int) -> bool:
+    rows = session.exec(
+        select(Site.erase_authored_notes)
+        .join(Team, col(Team.site_id) == col(Site.id))
+        .join(Membership, col(Membership.team_id) == col(Team.id))
+        .where(col(Membership.member_id) == member_id)
+    ).all()
+    return any(bool(erase) for erase in rows)
+
+
+def _names(session: Session, member_ids: set[int | None]) -> dict[int | None, str | None]:
+    wanted = [member_id for member_id in member_ids if member_id is not None]
+    names: dict[int | None, str | None] = {None: None}
+    if wanted:
+        for member_id, name in session.exec(
+            select(Member.id, Member.name).where(col(Member.id).in_(wanted))
+        ).all():
+            names[member_id] = name
+    return names
+
+
+def _delete(session: Session, model: type[SQLModel], *conditions: Any) -> int:
+    result = session.execute(
+        delete(model).where(*conditions).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of a DELETE
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
