@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import fanout, report
 from bench.databases import (
     POSTGRES_URL_VARIABLE,
     migrated_postgres,
@@ -36,7 +36,7 @@ from storage.db import make_engine
 logger = logging.getLogger("bench")
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("flow", "memory", "queries")
+SECTIONS = ("flow", "memory", "queries", "fanout")
 MEMBERS_PER_TEAM = 10
 RESIDENTS_PER_TEAM = 12
 BACKGROUND_NOTES_PER_TEAM = 100
@@ -58,6 +58,7 @@ class Options:
     notes: int
     teams: int
     query_calls: int
+    reminders: int
     postgres_url: str | None
     sections: tuple[str, ...]
     output: Path
@@ -76,6 +77,7 @@ class Options:
             "notes": self.notes,
             "teams": self.teams,
             "query_calls": self.query_calls,
+            "reminders": self.reminders,
             "postgres": shown_url(self.postgres_url) if self.postgres_url else None,
             "sections": list(self.sections),
             "seed": self.seed,
@@ -113,6 +115,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--query-calls", type=int, help="timed calls per query and database (500; quick 50)"
     )
+    parser.add_argument("--reminders", type=int, help="reminders in the fan-out (600; quick 120)")
     parser.add_argument(
         "--postgres-url",
         default=postgres_server_url(),
@@ -142,6 +145,7 @@ def parse_args(argv: list[str] | None) -> Options:
         notes=pick(args.notes, 200_000, 20_000),
         teams=pick(args.teams, 500, 50),
         query_calls=pick(args.query_calls, 500, 50),
+        reminders=pick(args.reminders, 600, 120),
         postgres_url=None if args.no_postgres else args.postgres_url,
         sections=tuple(args.only or SECTIONS),
         output=args.output,
@@ -265,6 +269,21 @@ def _queries(options: Options, results: report.Results, work: Path) -> None:
             )
 
 
+async def _fanout(options: Options, results: list[fanout.FanoutResult], work: Path) -> None:
+    """The fan-out on SQLite, and on PostgreSQL when there is one (section 5)."""
+    databases: list[tuple[str, Any]] = [("sqlite", migrated_sqlite(work, "fanout.db"))]
+    if options.postgres_url:
+        databases.append(("postgresql", migrated_postgres(options.postgres_url)))
+    for database, context in databases:
+        with context as url:
+            logger.info("Fan-out on %s: %s reminders", database, options.reminders)
+            results.append(
+                await fanout.run_fanout(
+                    database_url=url, database=database, reminders=options.reminders
+                )
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark; exit code 0 when it ran (targets missed or not), 1 on errors."""
     logging.basicConfig(level=logging.WARNING, format="bench: %(message)s", stream=sys.stderr)
@@ -280,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             options = replace(options, postgres_url=None)
     work = Path(tempfile.mkdtemp(prefix="stemme-bench-"))
+    fanouts: list[fanout.FanoutResult] = []
     load_before = os.getloadavg()[0]
     started = time.monotonic()
     failed = False
@@ -290,19 +310,29 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_memory(options, results, work))
         if "queries" in options.sections:
             _queries(options, results, work)
+        if "fanout" in options.sections:
+            asyncio.run(_fanout(options, fanouts, work))
     except Exception:
         logger.exception("The benchmark failed; bot logs are kept in %s", work)
         failed = True
     results.seconds = time.monotonic() - started
     results.load = [load_before, os.getloadavg()[0]]
     failed = failed or any(flow.failures for flow in results.flows)
+    failed = failed or any(result.lost for result in fanouts)
     if results.memory is not None and results.memory.failures:
         failed = True
-    sys.stdout.write(report.render(results))
+    rendered = report.render(results)
+    if fanouts:
+        # Section 5 goes after the others, before the closing "skipped:" and "total" lines.
+        lines = rendered.splitlines(keepends=True)
+        end = next(i for i, line in enumerate(lines) if line.startswith(("skipped: ", "total ")))
+        rendered = "".join([*lines[:end], fanout.render(fanouts), *lines[end:]])
+    sys.stdout.write(rendered)
+    written = report.as_json(results)
+    written["fanout"] = [result.as_dict() for result in fanouts]
+    written["targets"] += fanout.targets(fanouts)
     options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(
-        json.dumps(report.as_json(results), indent=2, ensure_ascii=False) + "\n"
-    )
+    options.output.write_text(json.dumps(written, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.write(f"written: {options.output}\n")
     if failed:
         sys.stdout.write(f"bot logs kept in {work}\n")
