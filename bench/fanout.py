@@ -12,9 +12,12 @@ Measured:
   batch and the latest ``sent_at`` as the dispatcher stored them, against the floor
   ``N / 30`` seconds the limit implies (the target: within 10 % of it);
 - that every reminder arrived exactly once (the emulator's chats) and every row is sent;
-- the busiest second at the emulator (any one-second window of ``sendMessage`` requests):
-  the limiter's leaky bucket (``aiolimiter``, capacity 30) starts empty, so the first
-  second can carry up to 30 more than the rate.
+- the busiest second at the emulator (any one-second window of ``sendMessage`` requests),
+  a target of its own: at most 31 ("about 30"). ``SendLimiter``'s leaky bucket
+  (``aiolimiter``, capacity 30, like python-telegram-bot's ``AIORateLimiter``) starts
+  empty, so the first second carries 30 at once plus 30 more, and the run ends about a
+  second under ``N / 30``. A bucket of one (``AsyncLimiter(1, 1 / 30)``) keeps every
+  second at 30; measured with 600 reminders on SQLite: 20.7 s, 3.6 % over the floor.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ logger = logging.getLogger(__name__)
 TOKEN = "123456:BENCH-FANOUT-TOKEN"
 KIND = "bench.reminder"
 TARGET_WITHIN = 0.10
+# "About 30 a second": one request more in a window than the rate is timing, not a burst.
+BUSIEST_ALLOWED = OVERALL_PER_SECOND + 1
 MEMBERS_PER_TEAM = 10
 FIRST_TELEGRAM_ID = 9_000_000_000
 _TEXT = re.compile(r"Husk refleksionsmødet i morgen \((\d+)\)")
@@ -261,17 +266,28 @@ async def run_fanout(*, database_url: str, database: str, reminders: int) -> Fan
 
 
 def targets(results: list[FanoutResult]) -> list[dict[str, Any]]:
-    """The fan-out target of issue 5 per database, as in ``bench.report.targets``."""
-    return [
-        {
-            "target": f"fan-out of {result.reminders} reminders at {result.per_second}/s on "
-            f"{result.database}: over the {result.floor:.0f} s floor, none lost",
-            "value": round(result.over_floor, 4),
-            "goal": f"<= {TARGET_WITHIN} and 0 lost",
-            "met": result.met,
-        }
-        for result in results
-    ]
+    """The fan-out targets of issue 5 per database, as in ``bench.report.targets``: the
+    time against the floor with nothing lost, and the busiest second."""
+    checks: list[dict[str, Any]] = []
+    for result in results:
+        checks.append(
+            {
+                "target": f"fan-out of {result.reminders} reminders at {result.per_second}/s"
+                f" on {result.database}: over the {result.floor:.0f} s floor, none lost",
+                "value": round(result.over_floor, 4),
+                "goal": f"<= {TARGET_WITHIN} and 0 lost",
+                "met": result.met,
+            }
+        )
+        checks.append(
+            {
+                "target": f"fan-out on {result.database}: requests in the busiest second",
+                "value": result.busiest_second,
+                "goal": f"<= {BUSIEST_ALLOWED}",
+                "met": result.busiest_second <= BUSIEST_ALLOWED,
+            }
+        )
+    return checks
 
 
 def render(results: list[FanoutResult]) -> str:
@@ -288,18 +304,24 @@ def render(results: list[FanoutResult]) -> str:
         verdict = "met" if result.met else "MISSED"
         lines.append(
             f"   {result.database:<11} {result.seconds:7.2f} s, floor {result.floor:.2f} s:"
-            f" {result.over_floor:+.1%}  (target within {TARGET_WITHIN:.0%},"
+            f" {result.over_floor:+.1%}  (target at most {TARGET_WITHIN:.0%} over,"
             f" none lost: {verdict})"
         )
         lines.append(
             f"{'':15}delivered once {result.delivered_once}/{result.reminders},"
             f" duplicates {result.duplicates}, missing {result.missing},"
             f" rows not sent {result.not_sent}; {result.send_requests} requests in"
-            f" {result.batches} batches; busiest second {result.busiest_second} requests"
+            f" {result.batches} batches"
+        )
+        busy = "met" if result.busiest_second <= BUSIEST_ALLOWED else "MISSED"
+        lines.append(
+            f"{'':15}busiest second {result.busiest_second} requests"
+            f"  (target <= {BUSIEST_ALLOWED}: {busy})"
         )
     lines += [
-        "   (the limiter's bucket holds 30 and starts empty: the first 30 go at once, so the",
-        "    run can end up to 1 s under N/30; the busiest second includes that burst)",
+        "   (SendLimiter's bucket holds 30 and starts empty: the first 30 go at once, 30 more",
+        "    follow within that second, and the run ends about 1 s under N/30; a bucket of",
+        "    one, AsyncLimiter(1, 1/30), keeps every second at 30: see docs/scheduling.md)",
         "",
     ]
     return "\n".join(lines) + "\n"
