@@ -21,6 +21,7 @@ SAME_IN_DANISH = {
     "{count} person",
     "Link: {link}",
     "Teams:",
+    "Team: {team}",
     "#{number} · {when} · {shift} · {author}",
 }
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
