@@ -20,6 +20,7 @@ from sqlalchemy import Table, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
+from storage import crypto
 from storage.db import session_scope, utcnow
 from storage.directory import add_site, add_team, create_invite, redeem_invite
 from storage.models import (
@@ -312,6 +313,14 @@ def bulk_notes(
     now = utcnow()
     notes: list[tuple[Any, ...]] = []
     markers: list[tuple[Any, ...]] = []
+    # Stored as the bot stores them, encrypted: SQLite's inserts go through the column type,
+    # which encrypts; PostgreSQL's COPY does not, so the texts are encrypted here (one token
+    # per sample text keeps seeding fast; reading still decrypts every note).
+    encrypted = (
+        [crypto.encrypt(text) for text in NOTE_TEXTS]
+        if engine.dialect.name == "postgresql"
+        else list(NOTE_TEXTS)
+    )
     with engine.begin() as connection:
         note_id = _next_id(connection, "note")
         for team in directory.teams:
@@ -329,7 +338,7 @@ def bulk_notes(
                         None,
                         _shift(created),
                         Expression.VERBAL.value if rng.random() < 0.8 else "nonverbal",
-                        None if voice else rng.choice(NOTE_TEXTS),
+                        None if voice else rng.choice(encrypted),
                         f"EMU-voice-{note_id:08d}" if voice else None,
                         rng.randint(3, 40) if voice else None,
                         rng.random() < 0.05,

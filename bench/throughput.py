@@ -39,11 +39,17 @@ from bench.emu import (
 )
 from bench.seed import MARKERS, NOTE_TEXTS, Directory, member_name
 from bench.stats import Spread, process_cpu_seconds, spread_ms
+from storage import crypto
 from storage.db import make_engine
 from storage.models import Note
 from tests.emulator import EmuUser
 
 logger = logging.getLogger(__name__)
+
+# One data key for the benchmark's own process and the bots it starts, so both read the
+# free text the other wrote (storage/crypto.py).
+BENCH_DATA_KEY = crypto.new_key()
+crypto.configure([BENCH_DATA_KEY])
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP_TIMEOUT = 120.0
@@ -215,6 +221,7 @@ def bot_environment(emu: BenchEmulator, database_url: str) -> dict[str, str]:
             "STEMME_LOCALE": "da",
             "STEMME_ADMINS": "",
             "STEMME_LOG_LEVEL": "INFO",
+            "STEMME_DATA_KEY": BENCH_DATA_KEY,
         }
     )
     return env
