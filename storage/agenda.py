@@ -176,9 +176,7 @@ def occurrence_of_team(
     return (row[0], row[1]) if row is not None else None
 
 
-def next_occurrence(
-    *, session: Session, team_id: int, now: datetime
-) -> MeetingOccurrence | None:
+def next_occurrence(*, session: Session, team_id: int, now: datetime) -> MeetingOccurrence | None:
     """The team's next meeting that has not started and is not cancelled (for /agenda)."""
     return session.exec(
         select(MeetingOccurrence)
