@@ -30,6 +30,7 @@ MEMBER_COMMANDS = (
     Command("team", N_("Your team, and switching team")),
     Command("invite", N_("Invite staff to the team"), lead_only=True),
     Command("settings", N_("Shift times and chat hygiene"), lead_only=True),
+    Command("agenda", N_("The next reflection meeting's agenda"), lead_only=True),
     Command("language", N_("Change language")),
     Command("help", N_("What I can do for you")),
     Command("cancel", N_("Stop what you are doing")),
