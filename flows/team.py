@@ -23,6 +23,7 @@ from flows.engine import END, Flow, StemmeContext, respond
 from flows.guard import leads_only, stale_button
 from flows.menu import clear_member_menu, set_member_menu
 from flows.pickers import confirm_buttons
+from storage.db import utcnow
 from storage.directory import (
     DEFAULT_INVITE_DAYS,
     active_memberships,
@@ -35,6 +36,7 @@ from storage.directory import (
     team_members,
 )
 from storage.models import Role
+from storage.rhythm import unreachable_members
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ def _team_view(context: StemmeContext) -> tuple[str, InlineKeyboardMarkup | None
         _("Team leads: {names}").format(names=", ".join(leads) or "–"),
         _("Staff ({count}): {names}").format(count=len(staff), names=", ".join(staff) or "–"),
     ]
+    if context.is_lead:
+        lines += _unreachable_lines(context, team.id or 0)
     buttons = []
     for _other_membership, other in active_memberships(
         session=context.session, member_id=member.id or 0
@@ -70,6 +74,26 @@ def _team_view(context: StemmeContext) -> tuple[str, InlineKeyboardMarkup | None
     if context.is_lead and len(rows) > 1:
         buttons.append([InlineKeyboardButton(_("Remove a member"), callback_data="team:remove")])
     return "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None
+
+
+def _unreachable_lines(context: StemmeContext, team_id: int) -> list[str]:
+    """For the lead: members the bot could not reach lately, and what to do about it."""
+    _ = context.texts._
+    names = [
+        member.name
+        for member in unreachable_members(session=context.session, team_id=team_id, now=utcnow())
+    ]
+    if not names:
+        return []
+    return [
+        "",
+        _(
+            "⚠ Not reachable: {names}. They have blocked the bot or deleted their Telegram "
+            "account, so reminders do not reach them. Ask them to open the chat with the bot "
+            "and press Start (or Restart). They leave this list when they use the bot again "
+            "or a reminder reaches them."
+        ).format(names=", ".join(names)),
+    ]
 
 
 async def show(update: Update, context: StemmeContext) -> str | None:
