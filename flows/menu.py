@@ -26,21 +26,31 @@ MEMBER_COMMANDS = (
     Command("note", N_("Note a micro-moment")),
     Command("moments", N_("The team's micro-moments")),
     Command("card", N_("What matters to a resident")),
+    Command("proposals", N_("Proposals, votes and trial actions")),
     Command("residents", N_("The team's residents")),
+    Command("voice", N_("Borgerens stemme: listen to a resident")),
+    Command("cases", N_("The team's cases: steps and what they wait for")),
+    Command("meeting", N_("Reflection meetings: the next ones, and planning")),
+    Command("pulse", N_("Psychological safety pulse: answer anonymously")),
+    Command("dilemma", N_("Bring a care dilemma to the next meeting")),
+    Command("dilemmas", N_("The team's open dilemmas")),
     Command("team", N_("Your team, and switching team")),
     Command("invite", N_("Invite staff to the team"), lead_only=True),
     Command("settings", N_("Shift times and chat hygiene"), lead_only=True),
+    Command("agenda", N_("The next reflection meeting's agenda"), lead_only=True),
     Command("me", N_("My shifts, handover and end-of-shift nudge")),
     Command("mute", N_("Pause my reminders for a while")),
     Command("away", N_("When I am away (leads: the team's days off)")),
     Command("focus", N_("The team's monthly focus")),
-    Command("agenda", N_("The next reflection meeting's agenda"), lead_only=True),
     Command("language", N_("Change language")),
     Command("help", N_("What I can do for you")),
     Command("cancel", N_("Stop what you are doing")),
 )
 
-ADMIN_COMMANDS = (Command("teams", N_("Every team at a glance, and lead invites")),)
+ADMIN_COMMANDS = (
+    Command("teams", N_("Every team at a glance, and lead invites")),
+    Command("safety", N_("Psychological safety across the teams (scores only)")),
+)
 
 STRANGER_COMMANDS = (
     Command("start", N_("Start, or join a team with an invite")),
