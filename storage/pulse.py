@@ -82,6 +82,11 @@ def score(item: int, value: int) -> int:
     return 8 - value if item in REVERSED else value
 
 
+def _payload(pulse_id: int, tz: ZoneInfo) -> dict[str, object]:
+    """A pulse prompt's payload: ids and the zone its renderer shows times in."""
+    return {"pulse_id": pulse_id, "tz": tz.key}
+
+
 def key_prefix(pulse_id: int) -> str:
     """The prefix of every prompt key of one pulse."""
     return f"pulse:{pulse_id}:"
@@ -121,14 +126,14 @@ def start_pulse(
     pulse = Pulse(team_id=team_id, opens_at=now, closes_at=now + OPEN_FOR, repeat=repeat)
     session.add(pulse)
     session.flush()
-    open_pulse(session=session, pulse=pulse, now=now)
+    open_pulse(session=session, pulse=pulse, now=now, tz=tz)
     if repeat != PulseRepeat.NONE:
         plan_next(session=session, pulse=pulse, lead_member_id=lead_member_id, tz=tz)
     logger.info("Pulse %s started in team %s (%s)", pulse.id, team_id, repeat)
     return pulse
 
 
-def open_pulse(*, session: Session, pulse: Pulse, now: datetime) -> int:
+def open_pulse(*, session: Session, pulse: Pulse, now: datetime, tz: ZoneInfo) -> int:
     """Opens a pulse: its tally rows, an invitation and a reminder to each active member
     and a closing notice to each lead; returns how many were invited. Idempotent."""
     pulse_id = require_id(pulse)
@@ -150,7 +155,7 @@ def open_pulse(*, session: Session, pulse: Pulse, now: datetime) -> int:
             dedupe_key=f"{prefix}invite:member:{member_id}",
             due_at=max(now, pulse.opens_at),
             expires_at=closes,
-            payload={"pulse_id": pulse_id},
+            payload=_payload(pulse_id, tz),
         )
         remind_at = pulse.opens_at + REMIND_AFTER
         if remind_at < closes:
@@ -162,10 +167,10 @@ def open_pulse(*, session: Session, pulse: Pulse, now: datetime) -> int:
                 dedupe_key=f"{prefix}reminder:member:{member_id}",
                 due_at=remind_at,
                 expires_at=closes,
-                payload={"pulse_id": pulse_id},
+                payload=_payload(pulse_id, tz),
             )
         if row.membership.role == Role.LEAD:
-            _schedule_closed_notice(session=session, pulse=pulse, lead_member_id=member_id)
+            _schedule_closed_notice(session=session, pulse=pulse, lead_member_id=member_id, tz=tz)
     pulse.opened = True
     pulse.invited = len(members)
     session.add(pulse)
@@ -173,7 +178,9 @@ def open_pulse(*, session: Session, pulse: Pulse, now: datetime) -> int:
     return pulse.invited
 
 
-def _schedule_closed_notice(*, session: Session, pulse: Pulse, lead_member_id: int) -> None:
+def _schedule_closed_notice(
+    *, session: Session, pulse: Pulse, lead_member_id: int, tz: ZoneInfo
+) -> None:
     closes = ends_at(pulse)
     prompts.schedule(
         session=session,
@@ -183,7 +190,7 @@ def _schedule_closed_notice(*, session: Session, pulse: Pulse, lead_member_id: i
         dedupe_key=f"{key_prefix(require_id(pulse))}closed:member:{lead_member_id}",
         due_at=closes,
         expires_at=closes + CLOSED_NOTICE_FOR,
-        payload={"pulse_id": pulse.id},
+        payload=_payload(require_id(pulse), tz),
     )
 
 
@@ -218,7 +225,7 @@ def plan_next(
         member_id=lead_member_id,
         dedupe_key=f"{key_prefix(require_id(following))}open:member:{lead_member_id}",
         due_at=opens,
-        payload={"pulse_id": following.id},
+        payload=_payload(require_id(following), tz),
     )
     return following
 
@@ -354,7 +361,12 @@ def record_answers(
 
 
 def close_pulse(
-    *, session: Session, pulse: Pulse, now: datetime, closing_member_id: int | None = None
+    *,
+    session: Session,
+    pulse: Pulse,
+    now: datetime,
+    tz: ZoneInfo,
+    closing_member_id: int | None = None,
 ) -> bool:
     """Closes an open pulse now (the lead does not wait for the seventh day): cancels the
     invitations and reminders not sent yet and moves the other leads' closing notices to
@@ -370,12 +382,14 @@ def close_pulse(
     for row in directory.team_members(session=session, team_id=pulse.team_id):
         if row.membership.role == Role.LEAD and row.member.id != closing_member_id:
             _schedule_closed_notice(
-                session=session, pulse=pulse, lead_member_id=require_id(row.member)
+                session=session, pulse=pulse, lead_member_id=require_id(row.member), tz=tz
             )
     return True
 
 
-def share(*, session: Session, pulse: Pulse, sharer_member_id: int, now: datetime) -> int:
+def share(
+    *, session: Session, pulse: Pulse, sharer_member_id: int, now: datetime, tz: ZoneInfo
+) -> int:
     """Shares a visible result with every active member of the team but the one sharing,
     one ``pulse.shared`` prompt each (each member once, however often it is pressed);
     returns how many were scheduled now (0 when it was shared before)."""
@@ -397,7 +411,7 @@ def share(*, session: Session, pulse: Pulse, sharer_member_id: int, now: datetim
             dedupe_key=f"{key_prefix(pulse_id)}shared:member:{member_id}",
             due_at=now,
             expires_at=now + CLOSED_NOTICE_FOR,
-            payload={"pulse_id": pulse_id},
+            payload=_payload(pulse_id, tz),
         )
         scheduled += 1
     session.flush()

@@ -1,0 +1,187 @@
+"""The pulse end to end: five members answer, the lead gets the result and a real PNG
+chart, shares it with the team, and starts a team trial action; nothing in the database
+or the logs holds a member's answers afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from bot import logs
+from bot.app import StemmeApplication
+from storage import pulse as pulses
+from storage.models import Conversation, Prompt, Pulse, PulseParticipation
+from tests.e2e.conftest import TOKEN, Admin
+from tests.e2e.people import join, staff_invite_code, team_with_residents
+from tests.emulator import BotApiEmulator, EmuMessage, EmuUser
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+QUIET_LOGGERS = ("telegram", "telegram.ext", "apscheduler", "httpx", "httpcore")
+
+
+@pytest.fixture(autouse=True)
+def _restore_log_levels() -> Iterator[None]:
+    """``logs.configure`` sets levels on shared loggers: put them back afterwards."""
+    levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+MORE_STAFF = ((5_000_000_011, "Sara"), (5_000_000_012, "Ahmed"), (5_000_000_013, "Birgit"))
+# Each member's seven answers as pressed (1 = helt uenig ... 7 = helt enig).
+ANSWERS = [
+    [2, 6, 1, 5, 3, 6, 7],
+    [1, 5, 2, 6, 2, 7, 6],
+    [3, 4, 2, 5, 4, 5, 5],
+    [2, 6, 1, 6, 2, 6, 6],
+    [1, 7, 1, 7, 1, 7, 7],
+]
+
+
+async def _button(user: EmuUser, data: str, seconds: float = 15) -> EmuMessage:
+    """The bot message carrying a button with ``data``, once the dispatcher sent it."""
+    for _ in range(int(seconds * 20)):
+        for message in reversed(user.chat_messages()):
+            if any(value == data for row in message.buttons for _, value in row):
+                return message
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no button {data!r} for {user.first_name}")
+
+
+async def _photo(user: EmuUser, seconds: float = 15) -> EmuMessage:
+    for _ in range(int(seconds * 20)):
+        photos = [m for m in user.chat_messages() if m.photo is not None]
+        if photos:
+            return photos[-1]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no photo for {user.first_name}")
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
+async def _five_answer(emulator: BotApiEmulator, admin: Admin) -> tuple[int, EmuUser, list]:
+    team_id, lise, omar = await team_with_residents(emulator, admin)
+    code = await staff_invite_code(lise)
+    others = [(await join(emulator, uid, name, code, "da"))[0] for uid, name in MORE_STAFF]
+    members = [lise, omar, *others]
+
+    reaction = await lise.send("/pulse")
+    assert "pul:new:none" in [data for row in reaction.message.buttons for _, data in row]
+    reaction = await lise.press("pul:new:none")
+    assert "5" in reaction.text  # five members invited
+    return team_id, lise, members
+
+
+async def test_five_answer_the_lead_gets_the_chart_shares_it_and_starts_a_trial(
+    bot: StemmeApplication,
+    emulator: BotApiEmulator,
+    admin: Admin,
+    e2e_engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Logging as ``stemme run`` sets it up, at its most talkative level.
+    caplog.set_level(logging.DEBUG)
+    logs.configure("DEBUG", [TOKEN])
+    team_id, lise, members = await _five_answer(emulator, admin)
+    with Session(e2e_engine) as session:
+        pulse = session.exec(select(Pulse)).one()
+    pulse_id = pulse.id
+    assert pulse.invited == 5
+
+    for member, answers in zip(members, ANSWERS, strict=True):
+        await _button(member, f"pul:go:{pulse_id}")
+        reaction = await member.press(f"pul:go:{pulse_id}")
+        assert "1 af 7" in reaction.text or "1 of 7" in reaction.text
+        for item, value in enumerate(answers, start=1):
+            reaction = await member.press(f"pul:a:{item}:{value}")
+        assert "5" in reaction.text  # the threshold is named in the thanks
+        # Pressing "Answer now" again (the invitation was edited away) changes nothing.
+        reaction = await member.press_data(f"pul:go:{pulse_id}")
+        assert reaction.alert is not None
+
+    with Session(e2e_engine) as session:
+        assert pulses.answer_count(session=session, pulse_id=pulse_id or 0) == 5
+        # No conversation holds answers any more: the rows ended with the seventh press.
+        assert (
+            session.exec(select(Conversation).where(col(Conversation.flow) == "pulse")).all() == []
+        )
+        for row in session.exec(select(Conversation)).all():
+            assert "answers" not in row.data
+        # Participation: members and the day, nothing else; the reminders were cancelled.
+        assert len(session.exec(select(PulseParticipation)).all()) == 5
+        assert session.exec(select(Prompt).where(col(Prompt.kind) == "pulse.reminder")).all() == []
+    # No log line holds an answer: no callback data with values, no list of values.
+    for record in caplog.records:
+        message = record.getMessage()
+        assert "pul:a:" not in message, record.name
+        for answers in ANSWERS:
+            assert ", ".join(map(str, answers)) not in message, record.name
+
+    await lise.send("/pulse")
+    await lise.press(f"pul:close:{pulse_id}")
+    reaction = await lise.press(f"pul:close!:{pulse_id}")
+    await emulator.wait_idle(settle=0.3)
+    photo = await _photo(lise)
+    assert photo.photo is not None and photo.photo.data.startswith(PNG_SIGNATURE)
+    assert _png_size(photo.photo.data) == (800, 600)
+    assert 5_000 < photo.photo.size < 200_000
+    result = await _button(lise, f"pul:share:{pulse_id}")
+    assert "5 medlemmer svarede" in result.text or "5 members answered" in result.text
+    score = sum(pulses.score(i + 1, a[i]) for a in ANSWERS for i in range(7)) / 35
+    assert f"{score:.1f}".replace(".", ",") in result.text
+
+    reaction = await lise.press(f"pul:share:{pulse_id}")
+    assert reaction.alert is not None and "4" in reaction.alert
+    for member in members[1:]:
+        shared = await _photo(member)
+        assert shared.photo is not None and shared.photo.data.startswith(PNG_SIGNATURE)
+    reaction = await lise.press(f"pul:share:{pulse_id}", message_id=result.message_id)
+    with Session(e2e_engine) as session:
+        shared_prompts = session.exec(
+            select(Prompt).where(col(Prompt.kind) == "pulse.shared")
+        ).all()
+    assert (
+        sorted(p.member_id or 0 for p in shared_prompts)
+        == sorted({p.member_id or 0 for p in shared_prompts})
+        and len(shared_prompts) == 4
+    )
+
+    reaction = await lise.press(f"pul:trial:{pulse_id}")
+    assert any(
+        data is not None and data.startswith("dec:show:")
+        for message in reaction.messages
+        for row in message.buttons
+        for _, data in row
+    )
+
+
+async def test_four_answers_give_the_lead_only_the_count(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    _team_id, lise, members = await _five_answer(emulator, admin)
+    with Session(e2e_engine) as session:
+        pulse_id = session.exec(select(Pulse)).one().id
+    for member, answers in zip(members[:4], ANSWERS[:4], strict=True):
+        await _button(member, f"pul:go:{pulse_id}")
+        await member.press(f"pul:go:{pulse_id}")
+        for item, value in enumerate(answers, start=1):
+            await member.press(f"pul:a:{item}:{value}")
+
+    await lise.send("/pulse")
+    await lise.press(f"pul:close:{pulse_id}")
+    reaction = await lise.press(f"pul:close!:{pulse_id}")
+    await emulator.wait_idle(settle=0.3)
+
+    assert "4" in reaction.text
+    assert not [m for m in lise.chat_messages() if m.photo is not None]
+    assert "pul:share" not in str([m.buttons for m in lise.chat_messages()])
