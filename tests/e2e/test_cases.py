@@ -207,7 +207,7 @@ async def test_listening_perspectives_and_the_leads_overview(
     assert [_invitations_in(user) for user in (lise, mette, sara, omar)] == [1, 1, 1, 0]
 
     # Another case, closed by the lead with a reason and a note.
-    await _listen(lise, HR_B, "👀 Observation")
+    await _listen(lise, HR_B, "👀 Iagttagelse")
     for _ in range(3):
         await lise.press("Spring over")
     await lise.press("Spring over")  # the summary
