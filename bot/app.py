@@ -24,6 +24,7 @@ from flows import (
     cases,
     decisions,
     dilemmas,
+    groups,
     guard,
     meetings,
     micromoment,
@@ -78,6 +79,7 @@ def build_router() -> Router:
             rhythm.build_flow(),
             cases.build_flow(),
             decisions.build_flow(),
+            groups.build_flow(),
             pulse.build_flow(),
             dilemmas.build_flow(),
             # Last: its fast path takes any plain text or voice outside a flow.

@@ -21,6 +21,7 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from flows.decisions import approach_lines
 from flows.engine import END, Flow, States, StemmeContext, alert, respond
 from flows.guard import stale_button
 from flows.i18n import N_, Texts
@@ -486,7 +487,17 @@ async def card(update: Update, context: StemmeContext) -> str | None:
         await stale_button(update, context)
         return END
     result = resident_card(session=context.session, team_id=team.id or 0, resident=resident)
+    # "Sådan møder vi Fru H. nu": the trial action being tried and the kept approaches.
+    approaches = approach_lines(
+        context.texts,
+        context.session,
+        team_id=team.id or 0,
+        resident_id=resident.id or 0,
+        alias=resident.alias,
+    )
     lines = [
+        *approaches,
+        *([""] if approaches else []),
         _("What matters to {alias}").format(alias=resident.alias),
         context.texts.ngettext(
             "{count} micro-moment", "{count} micro-moments", result.total
