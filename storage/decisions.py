@@ -271,6 +271,14 @@ def withdraw(*, session: Session, decision_id: int, now: datetime | None = None)
     return True
 
 
+def _payload(decision_id: int, tz: ZoneInfo | None, **extra: str) -> dict[str, str | int]:
+    """A prompt's payload: ids only, and the zone its times are shown in."""
+    payload: dict[str, str | int] = {"decision_id": decision_id, **extra}
+    if tz is not None:
+        payload["tz"] = tz.key
+    return payload
+
+
 def key_prefix(decision_id: int) -> str:
     """The start of every prompt key of one decision."""
     return f"decision:{decision_id}:"
@@ -335,6 +343,7 @@ def open_vote(
     decision_id: int,
     closes_at: datetime,
     now: datetime,
+    tz: ZoneInfo | None = None,
 ) -> Decision:
     """Opens the vote until ``closes_at``: a ballot prompt to every active member now, one
     to the team's linked group, and the deadline prompt. Needs at least one proposal."""
@@ -361,7 +370,7 @@ def open_vote(
             dedupe_key=f"{base}ballot:member:{member_id}",
             due_at=now,
             expires_at=closes_at,
-            payload={"decision_id": decision_id},
+            payload=_payload(decision_id, tz),
         )
     if team_chat(session=session, team_id=decision.team_id) is not None:
         prompts.schedule(
@@ -371,7 +380,7 @@ def open_vote(
             dedupe_key=f"{base}group",
             due_at=now,
             expires_at=closes_at,
-            payload={"decision_id": decision_id},
+            payload=_payload(decision_id, tz),
         )
     prompts.schedule(
         session=session,
@@ -379,7 +388,7 @@ def open_vote(
         team_id=decision.team_id,
         dedupe_key=f"{base}deadline",
         due_at=closes_at,
-        payload={"decision_id": decision_id},
+        payload=_payload(decision_id, tz),
     )
     logger.info("Vote of decision %s opened", decision_id)
     return decision
@@ -393,6 +402,7 @@ def schedule_vote_opening(
     closes_at: datetime,
     by_member_id: int,
     now: datetime,
+    tz: ZoneInfo | None = None,
 ) -> Decision:
     """Lets the vote open by itself at ``opens_at`` (a ``vote.open`` prompt, which tells
     ``by_member_id`` it opened) and close at ``closes_at``; proposals stay open until then."""
@@ -414,7 +424,7 @@ def schedule_vote_opening(
         member_id=by_member_id,
         dedupe_key=key,
         due_at=opens_at,
-        payload={"decision_id": decision_id},
+        payload=_payload(decision_id, tz),
     )
     return decision
 
@@ -535,6 +545,7 @@ def close_vote(
     decision_id: int,
     now: datetime,
     tie_break_proposal_id: int | None = None,
+    tz: ZoneInfo | None = None,
 ) -> CloseResult:
     """Closes the vote: the proposal with most votes wins and the decision goes to
     "planning"; a tie goes to "tie" for the lead, who closes it again with
@@ -566,7 +577,7 @@ def close_vote(
             session=session, team_id=decision.team_id, role=Role.LEAD
         ):
             _schedule_now(
-                session, decision, KIND_TIE, f"{base}tie:member:{member_id}", member_id, now
+                session, decision, KIND_TIE, f"{base}tie:member:{member_id}", member_id, now, tz
             )
         logger.info("Vote of decision %s tied between %s proposals", decision_id, len(tied))
         return CloseResult(decision=decision, winner=None, tied=tied, closed_now=True)
@@ -575,10 +586,10 @@ def close_vote(
     session.add(decision)
     for member_id in active_member_ids(session=session, team_id=decision.team_id):
         _schedule_now(
-            session, decision, KIND_RESULT, f"{base}result:member:{member_id}", member_id, now
+            session, decision, KIND_RESULT, f"{base}result:member:{member_id}", member_id, now, tz
         )
     if team_chat(session=session, team_id=decision.team_id) is not None:
-        _schedule_now(session, decision, KIND_GROUP_RESULT, f"{base}group_result", None, now)
+        _schedule_now(session, decision, KIND_GROUP_RESULT, f"{base}group_result", None, now, tz)
     logger.info("Vote of decision %s closed: proposal %s chosen", decision_id, winner.id)
     return CloseResult(decision=decision, winner=winner, tied=tied, closed_now=True)
 
@@ -590,6 +601,7 @@ def _schedule_now(
     key: str,
     member_id: int | None,
     now: datetime,
+    tz: ZoneInfo | None = None,
 ) -> None:
     prompts.schedule(
         session=session,
@@ -598,7 +610,7 @@ def _schedule_now(
         member_id=member_id,
         dedupe_key=key,
         due_at=now,
-        payload={"decision_id": require_id(decision)},
+        payload=_payload(require_id(decision), tz),
     )
 
 
@@ -703,6 +715,7 @@ def start_trial(
             f"{base}started:member:{member_id}",
             member_id,
             now,
+            tz,
         )
     for day in checkin_days(starts_on=starts_on, ends_on=ends_on, every_days=checkin_every_days):
         due = _at_local(day, CHECKIN_LOCAL_TIME, tz)
@@ -718,7 +731,7 @@ def start_trial(
                 dedupe_key=f"{base}checkin:{day.isoformat()}:member:{member_id}",
                 due_at=max(due, now),
                 expires_at=end_of_day,
-                payload={"decision_id": decision_id, "day": day.isoformat()},
+                payload=_payload(decision_id, tz, day=day.isoformat()),
             )
     prompts.schedule(
         session=session,
@@ -727,7 +740,7 @@ def start_trial(
         member_id=by_member_id,
         dedupe_key=f"{base}evaluate",
         due_at=max(_at_local(ends_on + timedelta(days=1), EVALUATE_LOCAL_TIME, tz), now),
-        payload={"decision_id": decision_id},
+        payload=_payload(decision_id, tz),
     )
     logger.info("Decision %s: trial action %s started", decision_id, trial.id)
     return trial
