@@ -14,7 +14,8 @@ flowchart TD
     R --> W[vote.result to every member; the lead plans]
     W --> A[decision.aim] --> M[decision.measure] --> AC[decision.action, prefilled]
     AC --> PL[decision.plan: days, follow-up, check-ins, start]
-    PL --> C[trial.checkin every N days: helped / not helped / not relevant, note]
+    PL --> C[trial.checkin every N days: helped / not helped / not relevant]
+    C -->|Add a short note| CN[decision.checkin_note] --> C
     C --> E[trial.evaluate to the lead: summary; keep / adjust / drop]
     E -->|adjust: decision.adjust, type the change| S2[iteration 2 at proposing]
 ```
@@ -1067,13 +1068,40 @@ async def check_in(update: Update, context: StemmeContext) -> str | None:
     except decisions.DecisionError:
         await alert(update, _("This trial is over. Nothing was changed."))
         return None
+    await respond(
+        update,
+        _("Thank you! Your answer: {answer}.").format(
+            answer=_(ANSWER_LABELS[CheckinAnswer(checkin.answer)])
+        ),
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("✏️ Add a short note"), callback_data=f"dec:cinote:{checkin.id}"
+                    )
+                ]
+            ]
+        ),
+    )
+    return None
+
+
+async def ask_checkin_note(update: Update, context: StemmeContext) -> str | None:
+    """Asks for the optional note to the member's own check-in."""
+    member, _membership, _team = context.require_member()
+    checkin = decisions.get_checkin(
+        session=context.session, checkin_id=_id(context), member_id=require_id(member)
+    )
+    if checkin is None:
+        await stale_button(update, context)
+        return None
     context.flow_data = {"checkin_id": checkin.id}
     await respond(
         update,
-        _(
-            "Thank you! Your answer: {answer}.\nDo you want to add a short note? Write it now, "
-            "or just carry on."
-        ).format(answer=_(ANSWER_LABELS[CheckinAnswer(checkin.answer)])),
+        context.texts._("Write your note (at most {limit} characters). /cancel stops.").format(
+            limit=decisions.FIELD_MAX_LENGTH
+        ),
+        edit=False,
     )
     return State.CHECKIN_NOTE
 
@@ -1611,6 +1639,7 @@ def build_flow() -> Flow:
             CallbackQueryHandler(
                 check_in, pattern=rf"^dec:ci:{ID}:(\d{{4}}-\d{{2}}-\d{{2}}):([hnx])$"
             ),
+            CallbackQueryHandler(ask_checkin_note, pattern=rf"^dec:cinote:{ID}$"),
             CallbackQueryHandler(lead(evaluate_now), pattern=rf"^dec:evalnow:{ID}$"),
             CallbackQueryHandler(lead(evaluate), pattern=rf"^dec:ev:{ID}:(keep|adjust|drop)$"),
             CallbackQueryHandler(lead(confirm_withdraw), pattern=rf"^dec:withdraw:{ID}$"),
@@ -1644,7 +1673,7 @@ def build_flow() -> Flow:
             State.MEASURE: N_("Write how we will know it is better, or send /cancel to stop."),
             State.ACTION: N_('Write what we do, or press "Keep it as it is".'),
             State.PLAN: N_('Use the buttons above, then press "Start the trial".'),
-            State.CHECKIN_NOTE: N_("Write your note as text, or just carry on."),
+            State.CHECKIN_NOTE: N_("Write your note as text, or send /cancel to stop."),
             State.ADJUST: N_("Write the adjusted action as text, or send /cancel to stop."),
         },
     )

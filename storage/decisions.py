@@ -792,6 +792,14 @@ def record_checkin(
     return checkin
 
 
+def get_checkin(*, session: Session, checkin_id: int, member_id: int) -> Checkin | None:
+    """The member's own check-in (another member's id finds nothing)."""
+    checkin = session.get(Checkin, checkin_id)
+    if checkin is None or checkin.member_id != member_id:
+        return None
+    return checkin
+
+
 def add_checkin_note(
     *, session: Session, checkin_id: int, member_id: int, note: str
 ) -> Checkin | None:

@@ -266,7 +266,11 @@ async def test_the_whole_loop_from_proposals_to_an_adjusted_second_round(
     assert due_now(e2e_engine, decisions.KIND_CHECKIN, [omar_id, mette_id]) == 2
     wake(bot)
     question = await bot_message(omar.chat, "Hun vælger selv", after=marks[omar.id])
-    await omar.press(da("Tried it, it helped"), message_id=question.message_id)
+    reaction = await omar.press(da("Tried it, it helped"), message_id=question.message_id)
+    assert da("Thank you! Your answer: {answer}.").format(answer=da("Tried it, it helped")) in (
+        reaction.text
+    )
+    await omar.press(da("✏️ Add a short note"))
     reaction = await omar.send("Hun smilede og sagde godmorgen.")
     assert da("Your note is saved with the check-in.") in reaction.text
     question = await bot_message(mette.chat, "Hun vælger selv", after=marks[mette.id])

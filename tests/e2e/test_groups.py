@@ -50,7 +50,10 @@ async def test_a_group_vote_counts_members_alerts_strangers_and_follows_the_supe
     quiet = await omar.send("/proposals", chat=group, expect_reaction=False)
     assert quiet.messages == []
     reaction = await stranger.send("/help", chat=group)
-    assert da("This group is not linked to a team.") in reaction.text
+    assert reaction.text == da(
+        "This group is not linked to a team. A team lead can send /link here; then I post "
+        "the team's votes in this group."
+    )
     reaction = await omar.send("/link", chat=group)
     assert reaction.text == da("Only the team lead can link this group to the team.")
     assert linked_chat(e2e_engine, team_id) is None
