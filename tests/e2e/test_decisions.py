@@ -20,6 +20,7 @@ from bot.prompts import Dispatcher
 from flows.i18n import texts
 from storage import decisions
 from storage.db import require_id, utcnow
+from storage.directory import remove_member
 from storage.models import Checkin, Decision, Prompt, PromptStatus, Proposal, Vote
 from storage.residents import list_residents
 from tests.e2e.conftest import Admin, e2e_settings, running
@@ -405,3 +406,60 @@ async def test_a_lead_starts_a_team_action_from_telegram(
     assert "Roligere vagtskifte" in reaction.text
     reaction = await omar.send("/proposals")
     assert "Roligere vagtskifte" in reaction.text
+
+
+async def test_a_vote_opens_by_itself_and_closes_at_its_deadline_keeping_a_leavers_vote(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    team_id, lise, omar, mette, sara = await team_of_four(emulator, admin)
+    did = start_case_decision(e2e_engine, team_id, lise.id)
+    await propose(omar, did, "Radio om morgenen.")
+    await propose(mette, did, "Hun vælger selv.")
+    a, b = (require_id(p) for p in proposals(e2e_engine, did))
+
+    # The lead lets the vote open by itself tomorrow at 08:00; proposals stay open.
+    await lise.send("/proposals")
+    await lise.press(f"dec:show:{did}")
+    await lise.press(da("🗳 Open the vote"))
+    reaction = await lise.press(f"dec:auto:{did}:1")
+    assert decision_row(e2e_engine, did).status == "proposing"
+    assert (
+        da("The vote opens by itself {when}. Until then everyone can still propose.").split(
+            "{when}"
+        )[1]
+        in reaction.text
+    )
+    # Tomorrow comes: the vote opens and every member gets the ballot.
+    mark = last_id(sara.chat)
+    assert due_now(e2e_engine, decisions.KIND_OPEN) == 1
+    wake(bot)
+    await bot_message(sara.chat, "Morgenen", after=mark)
+    assert decision_row(e2e_engine, did).status == "voting"
+
+    # Sara votes and then leaves the team: her vote stays, she cannot vote again.
+    await sara.press(f"dec:vote:{did}:{a}")
+    await omar.press(f"dec:vote:{did}:{a}")
+    await mette.press(f"dec:vote:{did}:{b}")
+    with Session(e2e_engine) as session:
+        assert remove_member(
+            session=session,
+            team_id=team_id,
+            member_id=member_id(e2e_engine, SARA_ID),
+            actor_member_id=member_id(e2e_engine, lise.id),
+        )
+        session.commit()
+    reaction = await sara.press(f"dec:vote:{did}:{b}")
+    assert reaction.alert is not None
+    assert sorted(votes(e2e_engine, did).values()) == [a, a, b]
+
+    # The deadline passes before Lise voted: the vote closes, "a" wins with Sara's vote.
+    marks = {user.id: last_id(user.chat) for user in (lise, omar)}
+    assert due_now(e2e_engine, decisions.KIND_DEADLINE) == 1
+    wake(bot)
+    await bot_message(omar.chat, "Radio om morgenen.", after=marks[omar.id])
+    result = await bot_message(lise.chat, "Radio om morgenen.", after=marks[lise.id])
+    assert result.button_texts == [da("Plan the trial action")]
+    row = decision_row(e2e_engine, did)
+    assert (row.status, row.chosen_proposal_id) == ("planning", a)
+    reaction = await lise.press(f"dec:vote:{did}:{b}")
+    assert reaction.alert == da("The vote is closed. Nothing was changed.")
