@@ -43,12 +43,14 @@ from bot.prompts import Renderer
 from flows.engine import END, Flow, States, StemmeContext, alert, respond
 from flows.guard import leads_only, stale_button
 from flows.i18n import N_, Texts, texts
+from flows.micromoment import FREE_TEXT
 from flows.pickers import shorten
 from storage import decisions, directory
 from storage.agenda import next_occurrence
 from storage.db import require_id, utcnow
 from storage.decisions import VoteResult
 from storage.models import (
+    DECISION_TITLE_MAX_LENGTH,
     PROPOSAL_MAX_LENGTH,
     CheckinAnswer,
     Decision,
@@ -66,7 +68,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_ZONE = "Europe/Copenhagen"
 GROUP_LANGUAGE = "da"
 PRIVATE = filters.ChatType.PRIVATE
-TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
+# Typed answers: not a command, not the permanent micro-moment button (that starts a note).
+TEXT = FREE_TEXT
 BUTTON_TEXT_LENGTH = 40
 LIST_TEXT_LENGTH = 200
 DEADLINES = {"1d": timedelta(days=1), "3d": timedelta(days=3), "7d": timedelta(days=7)}
@@ -233,12 +236,12 @@ async def store_title(update: Update, context: StemmeContext) -> str | None:
     message = update.effective_message
     assert message is not None and message.text is not None
     title = " ".join(message.text.split())
-    if len(title) > 120:
+    if len(title) > DECISION_TITLE_MAX_LENGTH:
         await respond(
             update,
             context.texts._(
                 "A title can have at most {limit} characters. Write a shorter one."
-            ).format(limit=120),
+            ).format(limit=DECISION_TITLE_MAX_LENGTH),
         )
         return None
     decision = decisions.start_decision(
