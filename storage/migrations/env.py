@@ -12,6 +12,7 @@ import os
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
@@ -20,6 +21,8 @@ import storage.models  # noqa: F401 - registers every table on SQLModel.metadata
 from storage.db import make_engine, normalise_url
 
 config = context.config
+# The advisory lock every migrating process takes on PostgreSQL ("stemme" in ASCII).
+LOCK = 0x7374656D6D65
 target_metadata = SQLModel.metadata
 
 # Only the alembic command line has an ini file (storage/alembic.ini) with logging in it.
@@ -79,6 +82,10 @@ def run_migrations_online() -> None:
         with engine.connect() as connection:
             _configure(connection)
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # Processes starting at once (workers on several hosts) migrate one at a
+                    # time: the others wait here, then find nothing left to do.
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK})
                 context.run_migrations()
     finally:
         engine.dispose()
