@@ -1365,38 +1365,48 @@ def _recipient(session: Session, prompt: Prompt) -> tuple[Member, Decision] | No
 
 
 async def render_open(bot: Bot, prompt: Prompt, session: Session) -> None:
-    """Opens the vote at its set time and tells the lead who set it."""
+    """Opens the vote at its set time and tells the lead who set it (the vote opens even
+    when that lead has left the team; then nobody is told here)."""
+    decision = decisions.get_decision(
+        session=session, decision_id=int(prompt.payload.get("decision_id", 0))
+    )
+    if decision is None or decision.status != DecisionStatus.PROPOSING:
+        return
+    closes_at = decision.closes_at
+    opened = closes_at is not None
+    if closes_at is not None:
+        try:
+            decisions.open_vote(
+                session=session,
+                decision_id=require_id(decision),
+                closes_at=closes_at,
+                now=utcnow(),
+                tz=_prompt_zone(prompt),
+            )
+        except decisions.DecisionError:
+            opened = False
     found = _recipient(session, prompt)
     if found is None:
         return
-    member, decision = found
+    member, _decision = found
     texts_ = texts(member.language, _prompt_zone(prompt))
     _ = texts_._
-    if decision.status != DecisionStatus.PROPOSING or decision.closes_at is None:
-        return
-    now = utcnow()
-    try:
-        decisions.open_vote(
-            session=session,
-            decision_id=require_id(decision),
-            closes_at=decision.closes_at,
-            now=now,
-            tz=_prompt_zone(prompt),
-        )
-    except decisions.DecisionError:
+    subject = _subject(texts_, session, decision)
+    if not opened or closes_at is None:
+        logger.info("Vote of decision %s could not open by itself", decision.id)
         await bot.send_message(
             member.telegram_id,
             _(
                 'The vote on "{subject}" could not open: it has no proposals, or its closing '
                 "time has passed."
-            ).format(subject=_subject(texts_, session, decision)),
+            ).format(subject=subject),
             reply_markup=decision_markup(texts_, require_id(decision)),
         )
         return
     await bot.send_message(
         member.telegram_id,
         _('The vote on "{subject}" is open now, until {when}.').format(
-            subject=_subject(texts_, session, decision), when=texts_.when(decision.closes_at)
+            subject=subject, when=texts_.when(closes_at)
         ),
     )
 
