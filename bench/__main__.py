@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bench import agenda as agenda_bench
 from bench import fanout, report
 from bench.databases import (
     POSTGRES_URL_VARIABLE,
@@ -36,7 +37,7 @@ from storage.db import make_engine
 logger = logging.getLogger("bench")
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("flow", "memory", "queries", "fanout")
+SECTIONS = ("flow", "memory", "queries", "fanout", "agenda")
 MEMBERS_PER_TEAM = 10
 RESIDENTS_PER_TEAM = 12
 BACKGROUND_NOTES_PER_TEAM = 100
@@ -284,6 +285,26 @@ async def _fanout(options: Options, results: list[fanout.FanoutResult], work: Pa
             )
 
 
+def _agenda(options: Options, results: list[agenda_bench.AgendaResult], work: Path) -> None:
+    """One team's meeting agenda with many notes, on SQLite and PostgreSQL (section 6)."""
+    databases: list[tuple[str, Any]] = [("sqlite", migrated_sqlite(work, "agenda.db"))]
+    if options.postgres_url:
+        databases.append(("postgresql", migrated_postgres(options.postgres_url)))
+    for database, context in databases:
+        with context as url:
+            logger.info("Agenda on %s: loading %s notes", database, options.notes)
+            results.append(
+                agenda_bench.run_agenda(
+                    database_url=url,
+                    database=database,
+                    teams=options.teams,
+                    notes=options.notes,
+                    calls=options.query_calls,
+                    seed=options.seed,
+                )
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark; exit code 0 when it ran (targets missed or not), 1 on errors."""
     logging.basicConfig(level=logging.WARNING, format="bench: %(message)s", stream=sys.stderr)
@@ -300,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             options = replace(options, postgres_url=None)
     work = Path(tempfile.mkdtemp(prefix="stemme-bench-"))
     fanouts: list[fanout.FanoutResult] = []
+    agendas: list[agenda_bench.AgendaResult] = []
     load_before = os.getloadavg()[0]
     started = time.monotonic()
     failed = False
@@ -312,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             _queries(options, results, work)
         if "fanout" in options.sections:
             asyncio.run(_fanout(options, fanouts, work))
+        if "agenda" in options.sections:
+            _agenda(options, agendas, work)
     except Exception:
         logger.exception("The benchmark failed; bot logs are kept in %s", work)
         failed = True
@@ -322,15 +346,18 @@ def main(argv: list[str] | None = None) -> int:
     if results.memory is not None and results.memory.failures:
         failed = True
     rendered = report.render(results)
-    if fanouts:
-        # Section 5 goes after the others, before the closing "skipped:" and "total" lines.
+    if fanouts or agendas:
+        # Sections 5 and 6 go after the others, before the closing "skipped:" and "total".
         lines = rendered.splitlines(keepends=True)
         end = next(i for i, line in enumerate(lines) if line.startswith(("skipped: ", "total ")))
-        rendered = "".join([*lines[:end], fanout.render(fanouts), *lines[end:]])
+        added = [fanout.render(fanouts), agenda_bench.render(agendas)]
+        rendered = "".join([*lines[:end], *added, *lines[end:]])
     sys.stdout.write(rendered)
     written = report.as_json(results)
     written["fanout"] = [result.as_dict() for result in fanouts]
     written["targets"] += fanout.targets(fanouts)
+    written["agenda"] = [result.as_dict() for result in agendas]
+    written["targets"] += agenda_bench.targets(agendas)
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps(written, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.write(f"written: {options.output}\n")

@@ -14,7 +14,7 @@ first use (so the modules may import this one without a cycle). The function tak
 four arguments positionally and returns entries of its own kind, e.g. ``"case"``.
 
 The lead adds points of their own (``add_point``) and removes any entry from one
-meeting's agenda (``exclude``): a stored exclusion, so the note itself is kept.
+meeting's agenda (``remove_entry``): a stored exclusion, so the note itself is kept.
 """
 
 from __future__ import annotations
