@@ -8,6 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import CallbackContext
 
+from bot import metrics
 from flows.engine import SERVICES_KEY, Services
 from flows.guard import apologise
 from flows.i18n import Texts, texts
@@ -24,6 +25,7 @@ async def handle_error(update: object, context: CallbackContext[Any, Any, Any, A
     logger.error(
         "Error while handling update %s: %s", update_id, type(error).__name__, exc_info=error
     )
+    metrics.HANDLER_ERRORS.inc(type=type(error).__name__)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     user_texts = getattr(context, "texts", None)

@@ -37,6 +37,7 @@ from telegram.error import Forbidden, RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import metrics
 from storage import prompts
 from storage.db import session_scope, utcnow
 from storage.models import Prompt
@@ -204,6 +205,11 @@ class Dispatcher:
             await task
         logger.info("Prompt dispatcher %s stopped", self.worker)
 
+    @property
+    def running(self) -> bool:
+        """Whether the loop's task is alive (for /healthz)."""
+        return self._task is not None and not self._task.done()
+
     def wake(self) -> None:
         """Starts the next round now (a flow just scheduled a prompt that is due)."""
         self._wake.set()
@@ -273,11 +279,15 @@ class Dispatcher:
                 return
             self._record_failure(prompt, error)
             return
+        metrics.PROMPTS.inc(kind=prompt.kind, status="sent")
+        metrics.QUEUE_DELAY.observe(max((self.now() - prompt.due_at).total_seconds(), 0.0))
         logger.debug("Prompt %s (%s) sent", prompt.id, prompt.kind)
 
     def _record_failure(self, prompt: Prompt, error: Exception) -> None:
         assert prompt.id is not None
         name = type(error).__name__
+        status = {RetryAfter: "postponed", Forbidden: "unreachable"}.get(type(error), "failed")
+        metrics.PROMPTS.inc(kind=prompt.kind, status=status)
         with session_scope(self.engine) as session:
             if isinstance(error, RetryAfter):
                 seconds = retry_after_seconds(error)

@@ -24,6 +24,7 @@ import asyncio
 import copy
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -40,12 +41,13 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot
 
+from bot import metrics
 from bot.config import Settings
 from flows.i18n import Texts, texts
-from storage import conversations
+from storage import conversations, health, updates
 from storage.db import session_scope, utcnow
 from storage.directory import resolve_member
 from storage.models import Conversation, Member, Membership, Role, Team
@@ -153,6 +155,20 @@ class Gates:
     contains_cpr: Callable[[str], bool]
 
 
+@dataclass
+class Delivery:
+    """Set (in ``DELIVERY``) by a receiver that gets an update again if it is not processed:
+    the router then records the update id in the step's transaction and skips an update
+    recorded before (``duplicate``), and when the database is unavailable it leaves the
+    update unanswered for the receiver to have it delivered again (``unavailable``)."""
+
+    duplicate: bool = False
+    unavailable: BaseException | None = None
+
+
+DELIVERY: ContextVar[Delivery | None] = ContextVar("stemme_delivery", default=None)
+
+
 @dataclass(frozen=True)
 class Loaded:
     """The user's conversation row as loaded in this update's session (``None``: none)."""
@@ -197,10 +213,35 @@ class Router(BaseHandler[Update, StemmeContext, None]):
     async def _dispatch(self, update: Update, context: StemmeContext) -> None:
         services = context.services
         context.post_commit = []
+        delivery = DELIVERY.get()
         try:
             with session_scope(services.engine) as session:
+                if delivery is not None and not updates.record(
+                    session=session, update_id=update.update_id
+                ):
+                    delivery.duplicate = True
+                    metrics.UPDATES.inc(outcome="duplicate")
+                    logger.info("Update %s was processed before: skipped", update.update_id)
+                    return
                 await self._dispatch_in(update, context, session, services.settings)
         except Exception as error:
+            if delivery is not None and health.database_unavailable(error):
+                # Nothing is stored and nobody is told: the update comes again.
+                delivery.unavailable = error
+                metrics.UPDATES.inc(outcome="retry")
+                logger.warning(
+                    "Update %s not processed, the database is unavailable: %s",
+                    update.update_id,
+                    type(error).__name__,
+                )
+                return
+            if isinstance(error, Forbidden):
+                # The user blocked the bot or deleted their account: no one to tell.
+                metrics.UPDATES.inc(outcome="unreachable")
+                logger.info("Update %s: the chat does not accept messages", update.update_id)
+                return
+            metrics.UPDATES.inc(outcome="failed")
+            metrics.HANDLER_ERRORS.inc(type=type(error).__name__)
             # The step's transaction is rolled back: the user is still at the step before.
             logger.error(
                 "Update %s failed: %s", update.update_id, type(error).__name__, exc_info=error
@@ -209,6 +250,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
                 context.texts = texts(services.settings.locale, services.settings.tz)
             await self.gates.failed(update, context)
             return
+        metrics.UPDATES.inc(outcome="handled")
         for action in context.post_commit:
             try:
                 await action()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, text
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -51,8 +51,3 @@ def purge(*, session: Session, older_than: datetime) -> int:
         delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < older_than)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult for DELETE
-
-
-def ping(*, session: Session) -> None:
-    """Asks the database for ``SELECT 1``; raises when it does not answer."""
-    session.execute(text("SELECT 1")).one()

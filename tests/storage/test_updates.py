@@ -6,9 +6,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from storage import updates
+from storage import health, updates
 from storage.db import session_scope
 
 
@@ -60,5 +61,16 @@ def test_two_workers_recording_the_same_update_at_once_one_wins(engine: Engine) 
     assert sorted(results) == [False, True]
 
 
-def test_ping_answers(session: Session) -> None:
-    updates.ping(session=session)
+def test_the_database_answers_a_ping_and_the_start_check(
+    session: Session, database_url: str
+) -> None:
+    health.ping(session=session)
+    assert health.check_database(database_url) is None
+
+
+def test_an_unreachable_database_is_reported_by_type_only() -> None:
+    url = "postgresql://stemme:s3cret-pw@127.0.0.1:9/nothing"
+    problem = health.check_database(url, timeout=1)
+    assert problem == "OperationalError"
+    assert health.database_unavailable(OperationalError("SELECT 1", {}, Exception("down")))
+    assert not health.database_unavailable(ValueError("a bug"))

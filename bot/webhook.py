@@ -1,0 +1,255 @@
+"""Webhook mode (``stemme run --webhook``): an ASGI app, served by uvicorn, that receives
+Telegram's updates by HTTP POST and processes them with the unmodified Application.
+
+Several worker processes behind one URL (uvicorn's ``--workers``, ``STEMME_WEBHOOK_WORKERS``,
+or separate processes behind a reverse proxy) against one PostgreSQL behave like one:
+a conversation's state is in the database and locked while a step runs
+(``flows.engine``), every process runs its own prompt dispatcher, which claims prompts
+with ``SKIP LOCKED`` so each is sent once, and each process sets the (same) webhook at
+start, which is idempotent.
+
+A request on the webhook path:
+
+1. The ``X-Telegram-Bot-Api-Secret-Token`` header is compared in constant time
+   (``hmac.compare_digest``) with ``STEMME_WEBHOOK_SECRET``: 403 otherwise, logged
+   without the header's value.
+2. The body is parsed into an ``Update`` (400 if it is none).
+3. Updates of one user are processed one after the other within a process (a second
+   one waits for the first: on PostgreSQL it would otherwise wait on the first one's
+   row lock while holding the event loop).
+4. ``application.process_update`` runs **before** the answer, within
+   ``PROCESS_TIMEOUT`` (well under the time Telegram waits for an answer). The router
+   records the update id in the same transaction as the step (``storage.updates``):
+
+   - processed, or a redelivery found recorded and skipped: **200**;
+   - the database was unavailable, nothing stored, nobody answered: **503**, and
+     Telegram delivers the update again later, when it is processed once;
+   - the time ran out: **503**; the step was cancelled and rolled back, so the
+     redelivery processes it (messages already sent by the step may be sent again).
+
+   Answering 200 first and processing afterwards would be faster for Telegram but would
+   lose an update whenever the process dies or the database fails after the answer, and
+   Telegram would have no reason to deliver it again. A step takes milliseconds plus its
+   Bot API calls, so answering after processing is still fast.
+
+``/healthz`` and ``/metrics`` are served beside the webhook (``bot.health``).
+
+```mermaid
+sequenceDiagram
+    Telegram->>Worker: POST /path (secret header, update)
+    Worker->>Worker: secret? (403)
+    Worker->>Router: process_update
+    Router->>DB: INSERT update id ON CONFLICT DO NOTHING, step, commit
+    Router-->>Worker: done / skipped / database unavailable
+    Worker-->>Telegram: 200 / 200 / 503 (Telegram delivers again)
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.error import InvalidToken, TelegramError
+
+from bot import health, logs, metrics
+from bot.config import DEFAULT_LISTEN, Settings, parse_listen
+from flows.engine import DELIVERY, Delivery
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Telegram gives up on a webhook request after about a minute and delivers it again.
+PROCESS_TIMEOUT = 40.0
+
+AnyApplication = Any  # telegram.ext.Application with the stemme context types
+
+
+def webhook_path(url: str) -> str:
+    """The path of the webhook URL that the app answers on ("/" when it has none)."""
+    return urlsplit(url).path or "/"
+
+
+class WebhookReceiver:
+    """Receives one update per request and processes it (module docstring)."""
+
+    def __init__(
+        self,
+        application: AnyApplication,
+        *,
+        secret: str,
+        process_timeout: float = PROCESS_TIMEOUT,
+    ) -> None:
+        self.application = application
+        self._secret = secret.encode()
+        self.process_timeout = process_timeout
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def handle(self, request: Request) -> Response:
+        """Checks the secret, processes the update, and answers 200, 403, 400 or 503."""
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self._secret):
+            client = request.client.host if request.client else "unknown"
+            logger.warning("Webhook request from %s refused: wrong or missing secret", client)
+            return self._answer(403)
+        try:
+            data = json.loads(await request.body())
+            update = Update.de_json(data, self.application.bot) if isinstance(data, dict) else None
+        except (ValueError, TypeError, KeyError, TelegramError):
+            update = None
+        if update is None:
+            logger.warning("Webhook request refused: the body is not an update")
+            return self._answer(400)
+        user = update.effective_user
+        lock = self._lock(user.id) if user is not None else contextlib.nullcontext()
+        delivery = Delivery()
+        async with lock:
+            token = DELIVERY.set(delivery)
+            try:
+                await asyncio.wait_for(
+                    self.application.process_update(update), timeout=self.process_timeout
+                )
+            except TimeoutError:
+                logger.error(
+                    "Update %s took longer than %.0f s: cancelled, to be delivered again",
+                    update.update_id,
+                    self.process_timeout,
+                )
+                return self._answer(503)
+            finally:
+                DELIVERY.reset(token)
+        if delivery.unavailable is not None:
+            return self._answer(503)
+        return self._answer(200)
+
+    def _lock(self, user_id: int) -> asyncio.Lock:
+        lock = self._locks.get(user_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[user_id] = lock
+        return lock
+
+    @staticmethod
+    def _answer(status: int) -> Response:
+        metrics.WEBHOOK_REQUESTS.inc(status=str(status))
+        return JSONResponse({}, status_code=status)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    application: AnyApplication, *, webhook_url: str | None, secret: str | None
+) -> AsyncIterator[None]:
+    """Runs the application's lifecycle (initialize, post_init, start; then stop,
+    post_stop, shutdown, post_shutdown) and sets the webhook when ``webhook_url`` is given."""
+    try:
+        await application.initialize()
+    except InvalidToken:
+        # python-telegram-bot puts the token into this error's message: never print it.
+        logger.error(
+            "Telegram rejected the bot token. Check STEMME_BOT_TOKEN: BotFather shows the "
+            "token of your bot under /mybots -> API Token."
+        )
+        raise RuntimeError("the bot token was rejected") from None
+    try:
+        if application.post_init:
+            await application.post_init(application)
+        await application.start()
+        try:
+            if webhook_url:
+                await application.bot.set_webhook(
+                    webhook_url,
+                    secret_token=secret,
+                    allowed_updates=Update.ALL_TYPES,
+                    drop_pending_updates=False,
+                )
+                logger.info("Webhook set; receiving updates on %s", webhook_path(webhook_url))
+            yield
+        finally:
+            await application.stop()
+            if application.post_stop:
+                await application.post_stop(application)
+    finally:
+        await application.shutdown()
+        if application.post_shutdown:
+            await application.post_shutdown(application)
+
+
+def build_asgi(
+    application: AnyApplication,
+    *,
+    path: str,
+    secret: str,
+    webhook_url: str | None = None,
+    process_timeout: float = PROCESS_TIMEOUT,
+) -> Starlette:
+    """The ASGI app: POST ``path`` (the webhook), GET /healthz and /metrics. Its lifespan
+    runs the application, and sets the webhook to ``webhook_url`` when given."""
+    receiver = WebhookReceiver(application, secret=secret, process_timeout=process_timeout)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with serving(application, webhook_url=webhook_url, secret=secret):
+            yield
+
+    return Starlette(
+        routes=[Route(path, receiver.handle, methods=["POST"]), *health.routes(application)],
+        lifespan=lifespan,
+    )
+
+
+def create_app() -> Starlette:
+    """The app of one worker process, configured from the environment (uvicorn's factory
+    for ``STEMME_WEBHOOK_WORKERS`` > 1)."""
+    settings = Settings()
+    logs.configure(settings.log_level, _secrets(settings))
+    return _app_for(settings)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """What the log filter must never let through."""
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    return [settings.token or "", secret]
+
+
+def _app_for(settings: Settings) -> Starlette:
+    from bot.app import build_application
+
+    assert settings.webhook_url and settings.webhook_secret  # checked by run_problems
+    return build_asgi(
+        build_application(settings),
+        path=webhook_path(settings.webhook_url),
+        secret=settings.webhook_secret.get_secret_value(),
+        webhook_url=settings.webhook_url,
+    )
+
+
+def run(settings: Settings) -> None:
+    """Serves the webhook on ``STEMME_LISTEN`` until interrupted."""
+    logs.configure(settings.log_level, _secrets(settings))
+    host, port = parse_listen(settings.listen or DEFAULT_LISTEN)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,  # our logging, with the token filter
+        "access_log": False,  # no request lines: they would only repeat what we log
+        "timeout_graceful_shutdown": 10,
+    }
+    if settings.webhook_workers > 1:
+        uvicorn.run(
+            "bot.webhook:create_app", factory=True, workers=settings.webhook_workers, **options
+        )
+    else:
+        uvicorn.run(_app_for(settings), **options)
