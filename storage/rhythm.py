@@ -14,6 +14,7 @@ import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_
@@ -487,6 +488,7 @@ def plan_shift_prompts(
         query = query.where(col(MemberPreference.team_id) == team_id)
     rows = session.exec(query).all()
     until = now + horizon
+    known = _planned_keys(session, (HANDOVER, END_NUDGE), now=now, until=until, team_id=team_id)
     count = 0
     for preference, team in rows:
         marked = parse_shifts(preference.shifts)
@@ -495,8 +497,9 @@ def plan_shift_prompts(
         for window in windows:
             worked = window.shift in marked or not marked
             if preference.handover and worked and now < window.starts_at <= until:
-                prompts.schedule(
-                    session=session,
+                _schedule_once(
+                    session,
+                    known,
                     kind=HANDOVER,
                     team_id=preference.team_id,
                     member_id=member_id,
@@ -507,8 +510,9 @@ def plan_shift_prompts(
                 )
                 count += 1
             if preference.end_nudge and window.shift in marked and now < window.ends_at <= until:
-                prompts.schedule(
-                    session=session,
+                _schedule_once(
+                    session,
+                    known,
                     kind=END_NUDGE,
                     team_id=preference.team_id,
                     member_id=member_id,
@@ -519,6 +523,33 @@ def plan_shift_prompts(
                 )
                 count += 1
     return count
+
+
+def _planned_keys(
+    session: Session,
+    kinds: Collection[str],
+    *,
+    now: datetime,
+    until: datetime,
+    team_id: int | None,
+) -> set[str]:
+    """The keys of the prompts of these kinds already planned in ``(now, until]``: one
+    query, so a run that finds everything planned inserts nothing."""
+    query = select(Prompt.dedupe_key).where(
+        col(Prompt.kind).in_(list(kinds)), col(Prompt.due_at) > now, col(Prompt.due_at) <= until
+    )
+    if team_id is not None:
+        query = query.where(col(Prompt.team_id) == team_id)
+    return set(session.exec(query).all())
+
+
+def _schedule_once(session: Session, known: set[str], **prompt: Any) -> None:
+    """Schedules the prompt unless its key is among ``known`` (``schedule`` is idempotent
+    anyway; this saves its two statements per prompt on every run)."""
+    if prompt["dedupe_key"] in known:
+        return
+    prompts.schedule(session=session, **prompt)
+    known.add(prompt["dedupe_key"])
 
 
 def plan_focus(
