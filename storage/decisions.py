@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage import prompts
+from storage import audit, prompts
 from storage.agenda import AgendaEntry
 from storage.cpr import refuse_cpr
 from storage.db import require_id, utcnow
@@ -1023,6 +1023,13 @@ def link_group(
     link.linked_at = now
     session.add(link)
     session.flush()
+    audit.record(
+        session=session,
+        actor=f"member:{by_member_id}",
+        action="group.link",
+        team_id=team_id,
+        detail={"chat_id": chat_id},
+    )
     logger.info("Team %s linked a group chat", team_id)
     return link
 

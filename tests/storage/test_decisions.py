@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, col, select
 
-from storage import decisions
+from storage import audit, decisions
 from storage.cpr import CprNumberRefused
 from storage.db import require_id
 from storage.decisions import VoteResult
@@ -478,6 +478,12 @@ def test_a_group_is_linked_to_one_team_and_followed_to_its_supergroup(session: S
     session.commit()
 
     assert link.chat_id == -1001234 and decision.group_chat_id == -1001234
+    (entry,) = audit.entries(session=session, team_id=require_id(team))
+    assert (entry.actor, entry.action, entry.detail) == (
+        f"member:{lead_id}",
+        "group.link",
+        {"chat_id": -100},
+    )
     assert decisions.group_link(session=session, chat_id=-100) is None
     assert decisions.team_chat(session=session, team_id=require_id(team)) == link
 
