@@ -3,6 +3,7 @@
 ```mermaid
 flowchart LR
     T["/teams (admin)"] --> O[sites and teams with member counts]
+    S["/safety (admin)"] --> P[per team: latest pulse score, answers, trend; threshold applies]
     O -->|admin:lead:TEAM| L[lead invite link, valid 7 days]
 ```
 Administrators need no team membership and never see notes or residents: only
@@ -16,8 +17,11 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from flows.chart import format_score
 from flows.engine import END, Flow, StemmeContext, respond
 from flows.guard import stale_button
+from storage import pulse as pulse_store
+from storage.db import utcnow
 from storage.directory import DEFAULT_INVITE_DAYS, create_invite, get_team, team_overview
 from storage.models import Role
 
@@ -87,6 +91,54 @@ async def lead_invite(update: Update, context: StemmeContext) -> str | None:
     return END
 
 
+async def safety(update: Update, context: StemmeContext) -> str | None:
+    """Shows per team only the latest pulse's score, answers and trend (the threshold
+    applies: below it the number of answers only; never statements, never an answer)."""
+    _ = context.texts._
+    rows = pulse_store.site_overview(session=context.session, now=utcnow())
+    if not rows:
+        await respond(
+            update,
+            _('There are no teams yet. Create them on the server with "stemme team add".'),
+            edit=False,
+        )
+        return END
+    lines = [_("Psychological safety, the latest pulse of each team (1-7, 7 is the safest):"), ""]
+    for row in rows:
+        name = _("{site} / {team}").format(site=row.site.name, team=row.team.name)
+        if row.answers is None or row.closed_on is None:
+            lines.append(_("{name}: no pulse yet").format(name=name))
+        elif row.score is None:
+            lines.append(
+                _("{name}, {day}: {answers} answers, fewer than {threshold}: no score").format(
+                    name=name,
+                    day=context.texts.day(row.closed_on),
+                    answers=row.answers,
+                    threshold=row.threshold,
+                )
+            )
+        else:
+            trend = (
+                ""
+                if row.previous_score is None
+                else " "
+                + _("(before: {score})").format(
+                    score=format_score(context.texts, row.previous_score)
+                )
+            )
+            lines.append(
+                _("{name}, {day}: {score} from {answers} answers").format(
+                    name=name,
+                    day=context.texts.day(row.closed_on),
+                    score=format_score(context.texts, row.score),
+                    answers=row.answers,
+                )
+                + trend
+            )
+    await respond(update, "\n".join(lines), edit=False)
+    return END
+
+
 def build_flow() -> Flow:
     """The administrators' flow."""
     return Flow(
@@ -94,6 +146,7 @@ def build_flow() -> Flow:
         admin_only=True,
         entry_points=[
             CommandHandler("teams", overview, filters=filters.ChatType.PRIVATE),
+            CommandHandler("safety", safety, filters=filters.ChatType.PRIVATE),
             CallbackQueryHandler(lead_invite, pattern=r"^admin:lead:(\d{1,9})$"),
         ],
     )

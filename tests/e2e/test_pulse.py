@@ -8,19 +8,26 @@ import asyncio
 import logging
 import struct
 from collections.abc import Iterator
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot import logs
-from bot.app import StemmeApplication
+from bot.app import StemmeApplication, build_application
+from flows.chart import ITEM_LABELS
+from flows.i18n import texts
 from storage import pulse as pulses
-from storage.models import Conversation, Prompt, Pulse, PulseParticipation
-from tests.e2e.conftest import TOKEN, Admin
-from tests.e2e.people import join, staff_invite_code, team_with_residents
+from storage.db import utcnow
+from storage.models import Conversation, Prompt, Pulse, PulseParticipation, Role, Team
+from tests.e2e.conftest import TOKEN, Admin, e2e_settings, running
+from tests.e2e.people import join, setup_team, staff_invite_code, team_with_residents
 from tests.emulator import BotApiEmulator, EmuMessage, EmuUser
+from tests.factories import id_of, make_member
 
+TZ = ZoneInfo("Europe/Copenhagen")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 QUIET_LOGGERS = ("telegram", "telegram.ext", "apscheduler", "httpx", "httpcore")
 
@@ -185,3 +192,47 @@ async def test_four_answers_give_the_lead_only_the_count(
     assert "4" in reaction.text
     assert not [m for m in lise.chat_messages() if m.photo is not None]
     assert "pul:share" not in str([m.buttons for m in lise.chat_messages()])
+
+
+async def test_the_site_view_shows_scores_only_from_the_threshold_and_never_items(
+    emulator: BotApiEmulator, e2e_database_url: str, admin: Admin, e2e_engine: Engine
+) -> None:
+    south, _code = setup_team(admin, "Team Syd")
+    north, _code = setup_team(admin, "Team Nord")
+    start = utcnow() - timedelta(days=40)
+    with Session(e2e_engine, expire_on_commit=False) as session:
+        for team_id, answering in ((south, 5), (north, 4)):
+            team = session.get(Team, team_id)
+            assert team is not None
+            lead = make_member(session=session, team=team, role=Role.LEAD)
+            members = [make_member(session=session, team=team) for _ in range(answering)]
+            for days, answers in ((0, [4] * 7), (30, [2, 6, 2, 6, 2, 6, 6])):
+                pulse = pulses.start_pulse(
+                    session=session,
+                    team_id=team_id,
+                    lead_member_id=id_of(lead.member),
+                    now=start + timedelta(days=days),
+                    tz=TZ,
+                )
+                for member in members:
+                    pulses.record_answers(
+                        session=session,
+                        pulse=pulse,
+                        member_id=id_of(member.member),
+                        values=answers,
+                        now=start + timedelta(days=days),
+                        tz=TZ,
+                    )
+        session.commit()
+    settings = e2e_settings(emulator, e2e_database_url).model_copy(update={"admins": [42]})
+    async with running(build_application(settings, renderers={})):
+        consultant = emulator.user(42, "Konsulent", language_code="da")
+        text = (await consultant.send("/safety")).text
+
+    south_line = next(line for line in text.splitlines() if "Team Syd" in line)
+    north_line = next(line for line in text.splitlines() if "Team Nord" in line)
+    assert "6,0" in south_line and "4,0" in south_line and "5" in south_line
+    assert "4" in north_line and "6,0" not in north_line and "4,0" not in north_line
+    danish = texts("da", TZ)
+    for label in ITEM_LABELS.values():
+        assert danish._(label) not in text and label not in text
