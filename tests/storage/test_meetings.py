@@ -11,8 +11,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot import scheduler
 from storage import meetings, prompts
 from storage.cpr import CprNumberRefused
 from storage.models import (
@@ -402,3 +404,143 @@ def test_a_cpr_number_in_the_place_is_refused(session: Session) -> None:
 def id_of_series(series: MeetingSeries) -> int:
     assert series.id is not None
     return series.id
+
+
+def test_moving_and_cancelling_raise_the_calendar_sequence(session: Session) -> None:
+    team = _team(session)
+    series = _series(session, team, date(2026, 3, 2))
+    first, second = _generate(session, series, now=_utc(2026, 2, 25, 9))[:2]
+    assert first.sequence == second.sequence == 0
+
+    meetings.move_occurrence(
+        session=session,
+        occurrence_id=id_of_occurrence(first),
+        starts_at=_at(date(2026, 3, 3), 10),
+        tz=TZ,
+        now=_utc(2026, 2, 25, 9),
+    )
+    meetings.move_occurrence(
+        session=session,
+        occurrence_id=id_of_occurrence(first),
+        starts_at=_at(date(2026, 3, 4), 10),
+        tz=TZ,
+        now=_utc(2026, 2, 25, 9),
+    )
+    meetings.cancel_occurrence(session=session, occurrence_id=id_of_occurrence(second))
+    session.commit()
+
+    session.refresh(first)
+    session.refresh(second)
+    assert first.sequence == 2 and first.status == OccurrenceStatus.MOVED
+    assert second.sequence == 1 and second.status == OccurrenceStatus.CANCELLED
+
+
+def test_upcoming_lists_the_teams_next_meetings_only(session: Session) -> None:
+    team = _team(session)
+    other = _team(session)
+    series = _series(session, team, date(2026, 3, 2))
+    other_series = _series(session, other, date(2026, 3, 3))
+    now = _utc(2026, 2, 25, 9)
+    mine = _generate(session, series, now=now)
+    theirs = _generate(session, other_series, now=now)
+    meetings.cancel_occurrence(session=session, occurrence_id=id_of_occurrence(mine[0]))
+    session.commit()
+
+    listed = meetings.upcoming(session=session, team_id=team.team_id, now=now, limit=5)
+
+    assert [occurrence.id for occurrence, _series in listed] == [row.id for row in mine[1:6]]
+    assert {row.id for _occurrence, row in listed} == {series.id}
+    later = meetings.upcoming(session=session, team_id=team.team_id, now=mine[3].starts_at)
+    assert [occurrence.id for occurrence, _series in later] == [row.id for row in mine[4:8]]
+    assert (
+        meetings.get_team_occurrence(
+            session=session, team_id=team.team_id, occurrence_id=id_of_occurrence(theirs[0])
+        )
+        is None
+    )
+    found = meetings.get_team_occurrence(
+        session=session, team_id=other.team_id, occurrence_id=id_of_occurrence(theirs[0])
+    )
+    assert found is not None and found[1].id == other_series.id
+    assert (
+        meetings.get_team_series(
+            session=session, team_id=team.team_id, series_id=id_of_series(other_series)
+        )
+        is None
+    )
+    assert meetings.latest_series(session=session, team_id=team.team_id) == series
+
+
+def test_notices_go_to_each_active_member_once_and_survive_a_move(session: Session) -> None:
+    team = _team(session)
+    series = _series(session, team, date(2026, 3, 2))
+    now = _utc(2026, 2, 25, 9)
+    first = _generate(session, series, now=now)[0]
+    occurrence_id, starts_at = id_of_occurrence(first), first.starts_at
+
+    def tell() -> int:
+        return meetings.schedule_notices(
+            session=session,
+            team_id=team.team_id,
+            notice=meetings.Notice.NEW,
+            now=now,
+            occurrence_ids=[occurrence_id],
+            expires_at=starts_at,
+            tz=TZ,
+        )
+
+    assert tell() == 2  # the lead and the active staff member, not the one who left
+    assert tell() == 2
+    meetings.move_occurrence(
+        session=session,
+        occurrence_id=occurrence_id,
+        starts_at=_at(date(2026, 3, 3), 10),
+        tz=TZ,
+        now=now,
+    )
+    session.commit()
+
+    notices = session.exec(
+        select(Prompt).where(Prompt.kind == meetings.KIND_INVITATION).order_by(col(Prompt.id))
+    ).all()
+    assert sorted(row.member_id or 0 for row in notices) == sorted([team.lead_id, team.staff_id])
+    assert {row.status for row in notices} == {PromptStatus.PENDING}
+    assert {row.due_at for row in notices} == {now}
+    assert {row.expires_at for row in notices} == {starts_at}
+    assert notices[0].payload == {
+        "occurrence_ids": [occurrence_id],
+        "notice": "new",
+        "sequence": 0,
+        "tz": "Europe/Copenhagen",
+    }
+
+
+def test_the_daily_job_keeps_the_window_rolling_as_the_clock_moves(
+    session: Session, engine: Engine
+) -> None:
+    team = _team(session)
+    series = _series(session, team, date(2026, 3, 2))
+    single = _series(session, team, date(2026, 3, 4), Repetition.NONE)
+    start = _utc(2026, 2, 25, 2)
+
+    assert scheduler.generate_meetings(engine, TZ, start) == 8 + 1
+    session.expire_all()
+    assert _occurrence_count(session) == 9
+    assert scheduler.generate_meetings(engine, TZ, start) == 9  # idempotent
+
+    four_weeks_later = start + timedelta(weeks=4)
+    assert scheduler.generate_meetings(engine, TZ, four_weeks_later) == 8
+    session.expire_all()
+    weekly = meetings.occurrences(session=session, series_id=id_of_series(series))
+    assert len(weekly) == 12
+    assert [row.number for row in weekly] == list(range(1, 13))
+    assert {_local(row.starts_at).time() for row in weekly} == {TWO}
+    # The last one is 8 weeks after the clock at most, at 14:00 local after the March change.
+    assert weekly[-1].starts_at == _at(date(2026, 5, 18), 14)
+    assert len(meetings.occurrences(session=session, series_id=id_of_series(single))) == 1
+
+    meetings.cancel_series(session=session, series_id=id_of_series(series), now=four_weeks_later)
+    session.commit()
+    assert scheduler.generate_meetings(engine, TZ, four_weeks_later + timedelta(weeks=2)) == 0
+    session.expire_all()
+    assert len(meetings.occurrences(session=session, series_id=id_of_series(series))) == 12
