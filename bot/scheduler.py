@@ -3,6 +3,9 @@
 Today one job: abandoned conversation drafts (a note's text typed but never saved)
 are deleted once they are older than the conversation timeout, so draft text does
 not stay in the database because its author never wrote again.
+
+Every active meeting series is generated at start and daily at 03:00 local
+(``generate_meetings``), so its 8-week window of occurrences and prompts keeps rolling.
 """
 
 from __future__ import annotations

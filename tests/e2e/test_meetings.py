@@ -13,7 +13,8 @@ from icalendar import Calendar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.app import StemmeApplication
+from bot.app import SCHEDULER_KEY, StemmeApplication
+from bot.scheduler import GENERATE_MEETINGS_JOB
 from flows.calendar import ICS_FILENAME
 from storage import meetings
 from storage.db import utcnow
@@ -344,3 +345,15 @@ async def test_a_forged_button_for_another_teams_meeting_changes_nothing(
     assert [(row.status, row.starts_at, row.sequence) for row in after] == [
         (row.status, row.starts_at, row.sequence) for row in other_occurrences
     ]
+
+
+async def test_the_running_bot_generates_the_meetings_at_start_and_daily_at_three(
+    bot: StemmeApplication,
+) -> None:
+    job = bot.bot_data[SCHEDULER_KEY].get_job(GENERATE_MEETINGS_JOB)
+
+    assert job is not None
+    fields = {field.name: str(field) for field in job.trigger.fields}
+    assert (fields["hour"], fields["minute"]) == ("3", "0")
+    assert str(job.trigger.timezone) == "Europe/Copenhagen"
+    assert job.next_run_time - utcnow() <= timedelta(days=1)
