@@ -1227,6 +1227,10 @@ class BotApiEmulator:
         self._faults: dict[str, deque[_Fault]] = {}
         self._delays: dict[str, deque[_Delay]] = {}
         self._webhook: _Webhook | None = None
+        # Webhook delivery mode for several workers: where each update is posted, and what
+        # every POST to a webhook answered (update_id, url, status or None on no answer).
+        self.webhook_router: Callable[[JSONDict], str] | None = None
+        self.webhook_deliveries: list[tuple[int, str, int | None]] = []
         self._changed = asyncio.Event()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -1497,9 +1501,11 @@ class BotApiEmulator:
         self._notify()
         return update
 
-    def _mark_delivered(self, update_id: int) -> None:
+    def _mark_delivered(self, update_id: int, since: tuple[int, float] | None = None) -> None:
+        """``since``: (number of calls, time) when the delivery began; a webhook that
+        processes the update before answering makes its calls during the request."""
         now = time.monotonic()
-        self._delivered.setdefault(update_id, (len(self.calls), now))
+        self._delivered.setdefault(update_id, since or (len(self.calls), now))
         self._last_delivery = now
         self._notify()
 
@@ -1958,24 +1964,16 @@ class BotApiEmulator:
                 await self._wait_change(1.0)
                 continue
             update = self._queue[0]
-            headers = {"X-Telegram-Bot-Api-Secret-Token": hook.secret_token or ""}
-            if hook.secret_token is None:
-                headers = {}
+            url = self.webhook_router(update) if self.webhook_router else hook.url
+            began = (len(self.calls), time.monotonic())
+            status = await self._post_webhook(update, url, hook.secret_token)
             error: str | None = None
-            try:
-                async with self._session.post(
-                    hook.url,
-                    json=update,
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=10),
-                ) as response:
-                    await response.read()
-                    if response.status != 200:
-                        error = f"Wrong response from the webhook: {response.status}"
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                error = f"Connection failed: {exc!r}"
+            if status is None:
+                error = "Connection failed"
+            elif status != 200:
+                error = f"Wrong response from the webhook: {status}"
             if error is None:
-                self._mark_delivered(int(update["update_id"]))
+                self._mark_delivered(int(update["update_id"]), began)
                 if self._queue and self._queue[0] is update:
                     self._queue.pop(0)
                 backoff = 0.05
@@ -1984,6 +1982,37 @@ class BotApiEmulator:
             hook.last_error_message = error
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 1.0)
+
+    async def _post_webhook(self, update: JSONDict, url: str, secret: str | None) -> int | None:
+        """POSTs one update to a webhook URL; returns the HTTP status (None: no answer)."""
+        assert self._session is not None
+        headers = {} if secret is None else {"X-Telegram-Bot-Api-Secret-Token": secret}
+        status: int | None = None
+        try:
+            async with self._session.post(
+                url, json=update, headers=headers, timeout=aiohttp.ClientTimeout(total=10)
+            ) as response:
+                await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError):
+            status = None
+        self.webhook_deliveries.append((int(update["update_id"]), url, status))
+        return status
+
+    async def redeliver(self, update_id: int, url: str | None = None) -> int | None:
+        """Posts an update that was already delivered to the webhook again, as Telegram does
+        when it got no 200 in time (to ``url``, or where ``webhook_router`` sends it); returns
+        the HTTP status. The bot's calls are in ``emu.calls`` as usual."""
+        if self._webhook is None:
+            raise AssertionError("no webhook is set")
+        update = next((u for u in self.updates if u["update_id"] == update_id), None)
+        if update is None:
+            raise AssertionError(f"no update {update_id}")
+        if url is None:
+            url = self.webhook_router(update) if self.webhook_router else self._webhook.url
+        status = await self._post_webhook(copy.deepcopy(update), url, self._webhook.secret_token)
+        self._notify()
+        return status
 
     async def _set_my_commands(self, params: JSONDict, call: ApiCall) -> Any:
         commands = params.get("commands")
