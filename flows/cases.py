@@ -38,6 +38,7 @@ from flows.i18n import N_, Texts, texts
 from flows.micromoment import CONTENT, FREE_TEXT, PRIVATE
 from flows.pickers import resident_buttons, shorten
 from storage import cases, directory
+from storage.agenda import Agenda, AgendaEntry
 from storage.cases import (
     CaseAlreadyOpen,
     CaseOverview,
@@ -1055,6 +1056,27 @@ async def _close(update: Update, context: StemmeContext, note: str | None) -> st
         edit=update.callback_query is not None,
     )
     return END
+
+
+# ------------------------------------------------------------------ on the meeting's agenda
+
+
+def agenda_line(session: Session, texts: Texts, entry: AgendaEntry, agenda: Agenda) -> str:
+    """A case on the meeting's agenda: resident, the summary's start, the perspectives."""
+    _ = texts._
+    case = session.get(ResidentCase, entry.ref_id)
+    alias = agenda.aliases.get(entry.resident_id or 0, "?")
+    if case is None or case.team_id != agenda.team_id:
+        return alias
+    count = cases.count_perspectives(session=session, case_id=entry.ref_id)
+    line = _("The resident's voice, {alias}").format(alias=alias)
+    if case.summary:
+        line += ": “" + shorten(case.summary, 80) + "”"
+    return (
+        line
+        + " · "
+        + texts.ngettext("{count} perspective", "{count} perspectives", count).format(count=count)
+    )
 
 
 # ------------------------------------------------------------------ the invitation prompt

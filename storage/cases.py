@@ -231,6 +231,15 @@ def perspectives_of(
     return [(perspective, member) for perspective, member in rows]
 
 
+def count_perspectives(*, session: Session, case_id: int) -> int:
+    """How many members added their perspective to the case."""
+    return session.exec(
+        select(func.count())
+        .select_from(CasePerspective)
+        .where(col(CasePerspective.case_id) == case_id)
+    ).one()
+
+
 def get_perspective(*, session: Session, case_id: int, member_id: int) -> CasePerspective | None:
     """The member's own perspective on the case, if they added one."""
     return session.exec(

@@ -6,13 +6,20 @@ mid-flow, a resident who already has a case, forged buttons."""
 from __future__ import annotations
 
 import asyncio
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.app import StemmeApplication
+from flows.agenda import entry_line
+from flows.i18n import texts
 from storage import cases
+from storage.agenda import build_agenda
+from storage.db import utcnow
 from storage.directory import remove_member
+from storage.meetings import create_series, generate
 from storage.models import (
     CaseAnswer,
     CaseMoment,
@@ -39,6 +46,7 @@ from tests.emulator import BotApiEmulator, EmuUser
 SARA_ID = 5_000_000_004
 FRU_H = "Fru H., stue 12"
 HR_B = "Hr. B., stue 3"
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
 
 async def _four_people(
@@ -93,7 +101,7 @@ async def _confirmation(user: EmuUser) -> str:
 async def test_listening_perspectives_and_the_leads_overview(
     bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
 ) -> None:
-    _team_id, lise, omar, mette, sara = await _four_people(emulator, admin)
+    team_id, lise, omar, mette, sara = await _four_people(emulator, admin)
     note_id = await take_note(omar, FRU_H, "Hun smilede, da kaffen kom før plejen.")
 
     # Step 1: a voice answer, a text answer and a skipped question.
@@ -157,6 +165,28 @@ async def test_listening_perspectives_and_the_leads_overview(
             (mette_member.id, "Hun er rolig, når kaffen står klar først.", None),
             (sara_member.id, None, 14),
         ]
+
+    # The case is on the next meeting's agenda, with its summary and perspectives.
+    with Session(e2e_engine) as session:
+        series = create_series(
+            session=session,
+            team_id=team_id,
+            created_by_member_id=lead.id or 0,
+            first_date=(utcnow() + timedelta(days=3)).date(),
+            start_time=time(14, 0),
+            duration_minutes=60,
+        )
+        [meeting] = generate(session=session, series=series, tz=COPENHAGEN, now=utcnow())
+        agenda = build_agenda(session=session, team_id=team_id, occurrence_id=meeting.id or 0)
+        lines = [
+            entry_line(session, texts("da", COPENHAGEN), entry, agenda)
+            for entry in agenda.entries
+            if entry.kind == "case"
+        ]
+    assert lines == [
+        "Borgerens stemme, Fru H., stue 12: “Ro og kaffe om morgenen betyder mest for hende.” "
+        "· 2 perspektiver"
+    ]
 
     # /cases: the step and what the case waits for (the lead's own perspective).
     reaction = await lise.send("/cases")
