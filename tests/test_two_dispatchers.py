@@ -99,7 +99,6 @@ def worker(
     database_url: str,
     emulator: BotApiEmulator,
     clock: Clock,
-    renderer: Renderer | None = None,
     batch: int = 50,
 ) -> Iterator[Dispatcher]:
     """A dispatcher as a second process would have it: its own engine and its own bot
@@ -116,7 +115,7 @@ def worker(
         yield Dispatcher(
             bot=bot,
             engine=engine,
-            renderers={KIND: renderer or renderer_for(name)},
+            renderers={KIND: renderer_for(name)},
             now=clock,
             worker=name,
             batch=batch,
