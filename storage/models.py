@@ -807,7 +807,8 @@ class Dilemma(SQLModel, table=True):
     team_id: int = Field(foreign_key="team.id")
     author_member_id: int | None = Field(default=None, foreign_key="member.id")
     anonymous: bool = False
-    text: str | None = Field(default=None, sa_type=Text)
+    # Encrypted at rest like note text (storage/crypto.py).
+    text: str | None = Field(default=None, sa_type=EncryptedText)
     voice_file_id: str | None = Field(default=None, max_length=200)
     voice_duration: int | None = None
     created_at: datetime = _utc_column()

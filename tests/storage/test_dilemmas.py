@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -47,6 +47,8 @@ def test_an_anonymous_dilemma_has_no_author_and_only_the_hour(session: Session) 
     assert stored is not None
     assert (stored.author_member_id, stored.anonymous) == (None, True)
     assert stored.created_at == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    raw = session.connection().execute(text("SELECT text FROM dilemma")).scalars().all()
+    assert raw and all(value.startswith("enc1:") and "Fru H." not in value for value in raw)
     assert session.get(Dilemma, require_id(named)).author_member_id == id_of(omar.member)  # type: ignore[union-attr]
 
 
