@@ -177,6 +177,19 @@ def _too_long(texts: Texts, length: int, trim_data: str) -> tuple[str, InlineKey
     return message, markup
 
 
+async def _refused(update: Update, context: StemmeContext) -> None:
+    """Answers a stale or forged button (a case of another team, or one that moved on)
+    with the usual "no longer active", and logs it with ids only."""
+    query = update.callback_query
+    logger.info(
+        "Refused case button %s from member %s (update %s)",
+        query.data if query is not None else None,
+        context.member.id if context.member else None,
+        update.update_id,
+    )
+    await stale_button(update, context)
+
+
 async def _resident_gone(update: Update, context: StemmeContext, alias: str) -> str:
     """Tells the listener the resident left the team's list; the case stays readable."""
     await respond(
@@ -414,7 +427,7 @@ async def trim_answer(update: Update, context: StemmeContext) -> str | None:
     draft = context.flow_data.get("draft")
     case = await _listening(update, context) if draft else None
     if not draft or case is None:
-        await stale_button(update, context)
+        await _refused(update, context)
         return None
     return await _store_answer(update, context, case, draft.strip()[:NOTE_MAX_LENGTH], None)
 
@@ -481,7 +494,7 @@ async def toggle_moment(update: Update, context: StemmeContext) -> str | None:
     if not cases.set_moment(
         session=context.session, case=case, note_id=note_id, attached=not attached
     ):
-        await stale_button(update, context)
+        await _refused(update, context)
         return None
     return await _ask_moments(update, context, case)
 
@@ -524,7 +537,7 @@ async def trim_summary(update: Update, context: StemmeContext) -> str | None:
     """Keeps the first 1,000 characters of the over-long summary."""
     draft = context.flow_data.get("draft")
     if not draft:
-        await stale_button(update, context)
+        await _refused(update, context)
         return None
     return await _finish(update, context, draft.strip()[:NOTE_MAX_LENGTH])
 
@@ -543,7 +556,11 @@ async def _finish(update: Update, context: StemmeContext, summary: str | None) -
     resident = _resident(context, case)
     try:
         invitations = cases.bring_to_team(
-            session=context.session, case=case, member_id=_member_id(context), summary=summary
+            session=context.session,
+            case=case,
+            member_id=_member_id(context),
+            summary=summary,
+            tz=str(context.texts.tz),
         )
     except ResidentInactive:
         return await _resident_gone(update, context, resident.alias)
@@ -582,7 +599,7 @@ async def ask_perspective(update: Update, context: StemmeContext) -> str | None:
     _ = context.texts._
     case = _case(context, _id(context))
     if case is None or case.closed_at is not None:
-        await stale_button(update, context)
+        await _refused(update, context)
         return END
     alias = _resident(context, case).alias
     own = cases.get_perspective(
@@ -627,7 +644,7 @@ async def trim_perspective(update: Update, context: StemmeContext) -> str | None
     """Keeps the first 1,000 characters of the over-long perspective."""
     draft = context.flow_data.get("draft")
     if not draft:
-        await stale_button(update, context)
+        await _refused(update, context)
         return None
     return await _store_perspective(update, context, draft.strip()[:NOTE_MAX_LENGTH], None)
 
@@ -767,7 +784,7 @@ async def view(update: Update, context: StemmeContext) -> str | None:
     """Shows one case: summary, answers, moments, perspectives, and the lead's actions."""
     case = _case(context, _id(context))
     if case is None:
-        await stale_button(update, context)
+        await _refused(update, context)
         return END
     await _show_case(update, context, case)
     return END
@@ -894,7 +911,7 @@ async def play(update: Update, context: StemmeContext) -> str | None:
         file_id = perspective.voice_file_id if perspective else None
     chat = update.effective_chat
     if file_id is None or chat is None:
-        await stale_button(update, context)
+        await _refused(update, context)
         return None
     if update.callback_query is not None:
         await update.callback_query.answer()
@@ -908,7 +925,7 @@ async def play(update: Update, context: StemmeContext) -> str | None:
 async def _lead_case(update: Update, context: StemmeContext) -> ResidentCase | None:
     case = _case(context, _id(context))
     if case is None or case.closed_at is not None:
-        await stale_button(update, context)
+        await _refused(update, context)
         return None
     return case
 
@@ -926,7 +943,7 @@ async def go_to_decision(update: Update, context: StemmeContext) -> str | None:
             session=context.session, case=case, member_id=_member_id(context), title=alias
         )
     except CaseProblem:
-        await stale_button(update, context)
+        await _refused(update, context)
         return END
     logger.info("Case %s goes to decision %s", case.id, decision.id)
     await respond(
@@ -959,7 +976,7 @@ async def move_back(update: Update, context: StemmeContext) -> str | None:
     try:
         step = cases.move_back(session=context.session, case=case, member_id=_member_id(context))
     except CaseProblem:
-        await stale_button(update, context)
+        await _refused(update, context)
         return END
     await alert(update, _("Moved back to {step}.").format(step=_(STEP_LABELS[step])))
     await _show_case(update, context, case)
@@ -997,7 +1014,7 @@ async def choose_close_reason(update: Update, context: StemmeContext) -> str | N
     except ValueError:
         case = None
     if case is None or reason not in CLOSE_REASONS:
-        await stale_button(update, context)
+        await _refused(update, context)
         return END
     context.flow_data = {"case_id": case.id, "reason": reason.value}
     await respond(
@@ -1037,7 +1054,7 @@ async def _close(update: Update, context: StemmeContext, note: str | None) -> st
         return END
     case = _case(context, int(context.flow_data.get("case_id", 0)))
     if case is None or case.closed_at is not None or "reason" not in context.flow_data:
-        await stale_button(update, context)
+        await _refused(update, context)
         return END
     cases.close_case(
         session=context.session,

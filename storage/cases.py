@@ -542,6 +542,7 @@ def bring_to_team(
     member_id: int,
     summary: str | None,
     now: datetime | None = None,
+    tz: str | None = None,
 ) -> list[Prompt]:
     """Finishes listening: stores the summary, moves the case to step 2 and invites every
     other active member once to add their perspective; returns the invitations.
@@ -563,11 +564,11 @@ def bring_to_team(
     case.in_team_at = now
     session.add(case)
     session.flush()
-    return invite_perspectives(session=session, case=case, now=now)
+    return invite_perspectives(session=session, case=case, now=now, tz=tz)
 
 
 def invite_perspectives(
-    *, session: Session, case: ResidentCase, now: datetime | None = None
+    *, session: Session, case: ResidentCase, now: datetime | None = None, tz: str | None = None
 ) -> list[Prompt]:
     """Schedules one ``case.perspective`` prompt per active member other than the listener,
     due now and expiring at the team's next meeting (none without a meeting). Idempotent:
@@ -589,7 +590,8 @@ def invite_perspectives(
                 dedupe_key=invitation_key(case_id, member_id),
                 due_at=now,
                 expires_at=expires,
-                payload={"case_id": case_id},
+                # The zone the meeting's time is shown in (STEMME_TIMEZONE when sent).
+                payload={"case_id": case_id, **({"tz": tz} if tz else {})},
             )
         )
     return invitations

@@ -513,3 +513,42 @@ def test_the_lead_takes_a_case_to_a_decision_and_back(session: Session) -> None:
     session.commit()
     assert second.status == DecisionStatus.WITHDRAWN
     assert cases.case_step(session=session, case=case) == CaseStep.EVALUATED
+
+
+def test_another_teams_case_answers_and_perspectives_are_not_found(session: Session) -> None:
+    team_id, lead, listener, others, resident_id = _team(session)
+    case = _start(session, team_id, resident_id, listener)
+    answer = cases.save_answer(
+        session=session,
+        case=case,
+        member_id=listener,
+        question="conversation.matters",
+        position=0,
+        voice_file_id="v-1",
+        voice_duration=3,
+    )
+    cases.bring_to_team(session=session, case=case, member_id=listener, summary=None, tz="UTC")
+    perspective = cases.save_perspective(session=session, case=case, member_id=lead, text="Ro.")
+    elsewhere = require_id(make_team(session=session))
+
+    assert (
+        cases.get_team_case(session=session, team_id=elsewhere, case_id=require_id(case)) is None
+    )
+    assert (
+        cases.get_team_answer(session=session, team_id=elsewhere, answer_id=require_id(answer))
+        is None
+    )
+    assert (
+        cases.get_team_perspective(
+            session=session, team_id=elsewhere, perspective_id=require_id(perspective)
+        )
+        is None
+    )
+    assert cases.get_team_answer(session=session, team_id=team_id, answer_id=require_id(answer))
+    outsider = make_member(session=session, team=session.get_one(Team, elsewhere))
+    with pytest.raises(NotAllowed):
+        cases.save_perspective(
+            session=session, case=case, member_id=require_id(outsider.member), text="Nej"
+        )
+    assert {p.payload["tz"] for p in session.exec(select(Prompt))} == {"UTC"}
+    assert others
