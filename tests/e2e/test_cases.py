@@ -6,9 +6,11 @@ mid-flow, a resident who already has a case, forged buttons."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -17,11 +19,12 @@ from flows.agenda import entry_line
 from flows.i18n import texts
 from storage import cases
 from storage.agenda import build_agenda
-from storage.db import utcnow
+from storage.db import require_id, utcnow
 from storage.directory import remove_member
 from storage.meetings import create_series, generate
 from storage.models import (
     CaseAnswer,
+    CaseKind,
     CaseMoment,
     CasePerspective,
     Decision,
@@ -42,6 +45,7 @@ from tests.e2e.people import (
     team_with_residents,
 )
 from tests.emulator import BotApiEmulator, EmuUser
+from tests.factories import make_member, make_resident, make_team
 
 SARA_ID = 5_000_000_004
 FRU_H = "Fru H., stue 12"
@@ -260,7 +264,11 @@ async def test_listening_perspectives_and_the_leads_overview(
 
 
 async def test_bad_input_during_listening_loses_nothing(
-    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+    bot: StemmeApplication,
+    emulator: BotApiEmulator,
+    admin: Admin,
+    e2e_engine: Engine,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     team_id, lise, omar, mette, _sara = await _four_people(emulator, admin)
     await _listen(omar, FRU_H)
@@ -309,11 +317,27 @@ async def test_bad_input_during_listening_loses_nothing(
     with Session(e2e_engine) as session:
         assert session.exec(select(CaseAnswer)).all() == [answer]
 
-    # Forged buttons for a case that does not exist (or is not the team's) change nothing.
-    reaction = await lise.press_data("case:view:999999")
-    assert reaction.alert == "Den knap er ikke længere aktiv. Intet blev ændret."
-    reaction = await lise.press_data("case:decide:999999")
-    assert reaction.alert == "Den knap er ikke længere aktiv. Intet blev ændret."
+    # Forged buttons for another team's case change nothing and are logged.
+    with Session(e2e_engine, expire_on_commit=False) as session:
+        other_team = make_team(session=session)
+        outsider = make_member(session=session, team=other_team)
+        other_case = cases.start_case(
+            session=session,
+            team_id=require_id(other_team),
+            resident_id=require_id(make_resident(session=session, team=other_team)),
+            listener_member_id=require_id(outsider.member),
+            kind=CaseKind.CONVERSATION,
+        )
+        session.commit()
+    caplog.set_level(logging.INFO, logger="flows.cases")
+    for forged in ("view", "decide", "close", "back", "persp"):
+        reaction = await lise.press_data(f"case:{forged}:{other_case.id}")
+        assert reaction.alert == "Den knap er ikke længere aktiv. Intet blev ændret."
+    assert f"Refused case button case:close:{other_case.id}" in caplog.text
+    with Session(e2e_engine) as session:
+        untouched = session.get(ResidentCase, other_case.id)
+        assert untouched is not None and untouched.closed_at is None and untouched.step == 1
+        assert session.exec(select(Decision)).all() == []
     # Staff cannot use the lead's buttons.
     with Session(e2e_engine) as session:
         open_case = session.exec(select(ResidentCase).order_by(col(ResidentCase.id))).first()
