@@ -33,7 +33,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton
+from babel.dates import format_date, format_skeleton
 from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
@@ -65,6 +65,8 @@ clock: Callable[[], datetime] = utcnow
 LIST_SIZE = 5
 DAYS_PER_PAGE = 6
 MAX_DAYS_AHEAD = 8 * 7
+# A meeting can be planned (or moved) at most this far ahead.
+MAX_AHEAD = timedelta(days=366)
 TIMES = ("08:00", "09:00", "10:00", "11:00", "12:00", "13:00", "13:30", "14:00", "14:30", "15:00")
 DURATIONS = (30, 45, 60, 90)
 DEFAULT_ZONE = "Europe/Copenhagen"
@@ -154,7 +156,8 @@ def _weekday_date(texts: Texts, day: date) -> str:
 
 
 def _weekday(texts: Texts, day: date) -> str:
-    return format_skeleton("EEEE", day, locale=texts.babel_locale)
+    """The weekday's full name, e.g. "tirsdag"."""
+    return format_date(day, "EEEE", locale=texts.babel_locale)
 
 
 def _short(texts: Texts, moment: datetime) -> str:
@@ -478,6 +481,14 @@ async def _chosen(update: Update, context: StemmeContext, day: date, start: time
     if local <= _local_now(context):
         await _refuse_past(update, context)
         return None
+    if local > _local_now(context) + MAX_AHEAD:
+        await respond(
+            update,
+            context.texts._(
+                "That is more than a year ahead. Choose a day within a year, e.g. {example}."
+            ).format(example=_example(context)),
+        )
+        return None
     context.flow_data["date"] = day.isoformat()
     context.flow_data["time"] = start.strftime("%H:%M")
     if context.flow_data.get("mode") == "move":
@@ -635,7 +646,8 @@ async def save(update: Update, context: StemmeContext) -> str | None:
         return END
     now = clock()
     tz = _zone(context)
-    if datetime.combine(day, start, tzinfo=tz) <= now:
+    start_at = datetime.combine(day, start, tzinfo=tz)
+    if start_at <= now:
         await _refuse_past(update, context)
         return await _ask_day(update, context, offset=0)
     series = meetings.create_series(
@@ -648,10 +660,13 @@ async def save(update: Update, context: StemmeContext) -> str | None:
         place=str(data.get("place") or ""),
         repetition=repetition,
     )
-    upcoming = meetings.generate(session=context.session, series=series, tz=tz, now=now)
-    if not upcoming:  # cannot happen for a start ahead; nothing to announce
-        await respond(update, _("No meeting falls in the next weeks. Nothing was planned."))
-        return END
+    # The window reaches at least the first meeting, however far ahead it was planned.
+    horizon = max(meetings.DEFAULT_HORIZON, start_at - now + timedelta(minutes=1))
+    upcoming = meetings.generate(
+        session=context.session, series=series, tz=tz, now=now, horizon=horizon
+    )
+    if not upcoming:  # the first meeting is ahead and inside the window: never empty
+        raise RuntimeError(f"meeting series {series.id} generated no occurrence")
     first = upcoming[0]
     told = meetings.schedule_notices(
         session=context.session,
@@ -674,8 +689,8 @@ async def save(update: Update, context: StemmeContext) -> str | None:
     if repetition != Repetition.NONE:
         lines.append(
             texts.ngettext(
-                "{count} meeting is planned in the next 8 weeks; more follow by themselves.",
-                "{count} meetings are planned in the next 8 weeks; more follow by themselves.",
+                "{count} meeting is planned so far; the next ones follow by themselves.",
+                "{count} meetings are planned so far; the next ones follow by themselves.",
                 len(upcoming),
             ).format(count=len(upcoming))
         )

@@ -357,3 +357,28 @@ async def test_the_running_bot_generates_the_meetings_at_start_and_daily_at_thre
     assert (fields["hour"], fields["minute"]) == ("3", "0")
     assert str(job.trigger.timezone) == "Europe/Copenhagen"
     assert job.next_run_time - utcnow() <= timedelta(days=1)
+
+
+async def test_a_meeting_months_ahead_is_stored_and_one_over_a_year_ahead_refused(
+    emulator: BotApiEmulator, bot: StemmeApplication, admin: Admin, e2e_engine: Engine
+) -> None:
+    _team_id, lise, _omar = await team_with_residents(emulator, admin)
+    await lise.send("/meeting")
+    await lise.press("➕ Planlæg et møde")
+    too_far = _today() + timedelta(days=400)
+
+    reaction = await lise.send(f"{too_far:%d/%m/%Y} 10:00")
+
+    assert "mere end et år frem" in reaction.text
+    assert _series(e2e_engine) == []
+    months = _today() + timedelta(days=100)
+    await lise.send(f"{months:%d/%m/%Y} 10:00")
+    await lise.press("90 min.")
+    await lise.press("Intet sted")
+    await lise.press("Hver måned")
+    reaction = await lise.press("Gem ✔")
+
+    assert "1 møde er planlagt indtil videre" in reaction.text
+    [(series, [occurrence])] = _series(e2e_engine)
+    assert series.repetition == Repetition.MONTHLY and series.place == ""
+    assert occurrence.starts_at.astimezone(TZ) == datetime.combine(months, time(10), tzinfo=TZ)
