@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from storage import directory, prompts
@@ -191,27 +193,6 @@ def next_occurrence(*, session: Session, team_id: int, now: datetime) -> Meeting
     ).first()
 
 
-def period(
-    *, session: Session, team_id: int, occurrence: MeetingOccurrence
-) -> tuple[datetime, datetime]:
-    """[since, until): from the start of the team's previous meeting that was not
-    cancelled (or ``DEFAULT_PERIOD`` back) to this meeting's start."""
-    until = occurrence.starts_at
-    previous = session.exec(
-        select(MeetingOccurrence.starts_at)
-        .join(MeetingSeries, col(MeetingSeries.id) == col(MeetingOccurrence.series_id))
-        .where(
-            col(MeetingSeries.team_id) == team_id,
-            col(MeetingOccurrence.starts_at) < until,
-            col(MeetingOccurrence.status) != OccurrenceStatus.CANCELLED,
-            col(MeetingOccurrence.id) != occurrence.id,
-        )
-        .order_by(col(MeetingOccurrence.starts_at).desc())
-        .limit(1)
-    ).first()
-    return (until - DEFAULT_PERIOD if previous is None else previous), until
-
-
 def build_agenda(
     *,
     session: Session,
@@ -220,11 +201,11 @@ def build_agenda(
     sources: Sequence[AgendaSource] | None = None,
 ) -> Agenda:
     """The agenda of one of the team's meetings (``AgendaProblem`` if it is not theirs)."""
-    found = occurrence_of_team(session=session, team_id=team_id, occurrence_id=occurrence_id)
-    if found is None:
+    meeting = _meeting(session, team_id, occurrence_id)
+    if meeting is None:
         raise AgendaProblem(f"no meeting {occurrence_id} in team {team_id}")
-    occurrence, series = found
-    since, until = period(session=session, team_id=team_id, occurrence=occurrence)
+    starts_at, ends_at, place, previous = meeting
+    since, until = (previous or starts_at - DEFAULT_PERIOD), starts_at
     excluded = {
         (kind, ref_id)
         for kind, ref_id in session.exec(
@@ -241,45 +222,80 @@ def build_agenda(
             if (entry.kind, entry.ref_id) not in excluded
         )
     point_rows = session.exec(
-        select(AgendaPoint)
+        select(AgendaPoint.id, AgendaPoint.text, AgendaPoint.created_at)
         .where(col(AgendaPoint.occurrence_id) == occurrence_id)
         .order_by(col(AgendaPoint.created_at), col(AgendaPoint.id))
     ).all()
-    points = {require_id(point): point.text for point in point_rows}
+    points = {point_id: text for point_id, text, _at in point_rows if point_id is not None}
     entries.extend(
-        AgendaEntry(
-            kind=KIND_POINT,
-            ref_id=require_id(point),
-            resident_id=None,
-            created_at=point.created_at,
-        )
-        for point in point_rows
+        AgendaEntry(kind=KIND_POINT, ref_id=point_id, resident_id=None, created_at=at)
+        for point_id, _text, at in point_rows
+        if point_id is not None
     )
-    counts, totals = _counts(session, team_id, since, until)
+    counts, totals, aliases = _counts(session, team_id, since, until)
     note_ids = [entry.ref_id for entry in entries if entry.kind == KIND_NOTE]
-    resident_ids = {entry.resident_id for entry in entries if entry.resident_id is not None}
-    resident_ids.update(totals)
+    missing = {
+        entry.resident_id
+        for entry in entries
+        if entry.resident_id is not None and entry.resident_id not in aliases
+    }
+    aliases.update(_aliases(session, team_id, missing))
     return Agenda(
         occurrence_id=occurrence_id,
         team_id=team_id,
         since=since,
         until=until,
-        starts_at=occurrence.starts_at,
-        ends_at=occurrence.ends_at,
-        place=series.place,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        place=place,
         entries=entries,
         counts=counts,
         totals=totals,
         points=points,
         notes=_note_briefs(session, team_id, note_ids),
-        aliases=_aliases(session, team_id, resident_ids),
+        aliases=aliases,
     )
+
+
+def _meeting(
+    session: Session, team_id: int, occurrence_id: int
+) -> tuple[datetime, datetime, str, datetime | None] | None:
+    """Start, end and place of one of the team's meetings, and the start of the team's
+    previous meeting that was not cancelled (None: none), in one statement."""
+    earlier = aliased(MeetingOccurrence)
+    earlier_series = aliased(MeetingSeries)
+    previous = (
+        sa_select(func.max(col(earlier.starts_at)))
+        .join(earlier_series, col(earlier_series.id) == col(earlier.series_id))
+        .where(
+            col(earlier_series.team_id) == team_id,
+            col(earlier.starts_at) < col(MeetingOccurrence.starts_at),
+            col(earlier.status) != OccurrenceStatus.CANCELLED,
+            col(earlier.id) != col(MeetingOccurrence.id),
+        )
+        .correlate(MeetingOccurrence)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        sa_select(
+            col(MeetingOccurrence.starts_at),
+            col(MeetingOccurrence.ends_at),
+            col(MeetingSeries.place),
+            previous,
+        )
+        .join(MeetingSeries, col(MeetingSeries.id) == col(MeetingOccurrence.series_id))
+        .where(col(MeetingOccurrence.id) == occurrence_id, col(MeetingSeries.team_id) == team_id)
+    ).first()
+    if row is None:
+        return None
+    return row[0], row[1], row[2], row[3]
 
 
 def _counts(
     session: Session, team_id: int, since: datetime, until: datetime
-) -> tuple[list[tuple[int, str, int]], dict[int, int]]:
-    """Notes per resident and marker, and per resident, written in [since, until)."""
+) -> tuple[list[tuple[int, str, int]], dict[int, int], dict[int, str]]:
+    """Notes per resident and marker, and per resident (with the residents' aliases),
+    written in [since, until)."""
     in_period = (
         col(Note.team_id) == team_id,
         col(Note.created_at) >= since,
@@ -293,11 +309,15 @@ def _counts(
         .order_by(col(NoteMarker.resident_id), col(NoteMarker.marker))
     ).all()
     total_rows = session.exec(
-        select(Note.resident_id, func.count()).where(*in_period).group_by(col(Note.resident_id))
+        select(Note.resident_id, Resident.alias, func.count())
+        .join(Resident, col(Resident.id) == col(Note.resident_id))
+        .where(*in_period)
+        .group_by(col(Note.resident_id), col(Resident.alias))
     ).all()
     return (
         [(resident_id, marker, int(count)) for resident_id, marker, count in marker_rows],
-        {resident_id: int(count) for resident_id, count in total_rows},
+        {resident_id: int(count) for resident_id, _alias, count in total_rows},
+        {resident_id: alias for resident_id, alias, _count in total_rows},
     )
 
 
