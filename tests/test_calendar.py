@@ -5,10 +5,13 @@ grows with each move; a cancelled meeting is METHOD:CANCEL with STATUS:CANCELLED
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
+from sqlmodel import Session, select
+from telegram import Bot
 
 from flows.calendar import (
     ICS_FILENAME,
@@ -17,7 +20,11 @@ from flows.calendar import (
     meeting_uid,
     meetings_ics,
 )
-from flows.meetings import NotUnderstood, parse_time, parse_when
+from flows.meetings import NotUnderstood, parse_time, parse_when, render_notice
+from storage import meetings
+from storage.db import require_id
+from storage.models import MeetingOccurrence, Membership, Prompt, Repetition, Role
+from tests.factories import id_of, make_member, make_team
 
 TZ = ZoneInfo("Europe/Copenhagen")
 
@@ -160,3 +167,97 @@ def test_what_is_not_a_date_is_not_understood(typed: str) -> None:
 )
 def test_typed_times_are_read(typed: str, expected: time) -> None:
     assert parse_time(typed) == expected
+
+
+# ------------------------------------------------------------------ the notices that carry them
+
+
+class RecordingBot:
+    """Records what a renderer sends instead of talking to Telegram."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send_document(self, **kwargs: Any) -> None:
+        self.sent.append(kwargs)
+
+
+def _notice(session: Session, **changes: Any) -> tuple[Prompt, MeetingOccurrence, int]:
+    """A weekly series, its first occurrence, and a new-meeting notice to an English member."""
+    team = make_team(session=session, name="Team Syd")
+    lead = make_member(session=session, team=team, role=Role.LEAD, language="en")
+    series = meetings.create_series(
+        session=session,
+        team_id=id_of(team),
+        created_by_member_id=id_of(lead.member),
+        first_date=date(2026, 11, 24),
+        start_time=time(14, 0),
+        duration_minutes=45,
+        place="Staff room",
+        repetition=Repetition.WEEKLY,
+    )
+    now = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    first = meetings.generate(session=session, series=series, tz=TZ, now=now)[0]
+    meetings.schedule_notices(
+        session=session,
+        team_id=id_of(team),
+        notice=meetings.Notice.NEW,
+        now=now,
+        occurrence_ids=[require_id(first)],
+        expires_at=first.starts_at,
+        tz=TZ,
+    )
+    session.commit()
+    prompt = session.exec(select(Prompt).where(Prompt.kind == meetings.KIND_INVITATION)).one()
+    return prompt, first, lead.member.telegram_id
+
+
+async def test_a_new_meeting_notice_is_one_document_in_the_members_language(
+    session: Session,
+) -> None:
+    prompt, first, telegram_id = _notice(session)
+    bot = RecordingBot()
+
+    await render_notice(cast(Bot, bot), prompt, session)
+
+    [sent] = bot.sent
+    assert sent["chat_id"] == telegram_id
+    assert sent["filename"] == ICS_FILENAME
+    assert sent["caption"].startswith("📅 Team Syd has a reflection meeting Tuesday 24 November")
+    assert "Place: Staff room" in sent["caption"]
+    [event] = Calendar.from_ical(sent["document"]).walk("VEVENT")
+    assert str(event["SUMMARY"]) == "Reflection meeting – Team Syd"
+    assert str(event["UID"]) == f"meeting-{first.id}@stemme"
+    assert event.decoded("DTSTART").astimezone(UTC) == datetime(2026, 11, 24, 13, tzinfo=UTC)
+
+
+async def test_a_notice_is_not_sent_when_superseded_cancelled_or_the_member_left(
+    session: Session,
+) -> None:
+    prompt, first, _telegram_id = _notice(session)
+    bot = RecordingBot()
+    meetings.move_occurrence(
+        session=session,
+        occurrence_id=require_id(first),
+        starts_at=datetime(2026, 11, 25, 14, tzinfo=TZ),
+        tz=TZ,
+        now=datetime(2026, 11, 20, 9, tzinfo=UTC),
+    )
+    await render_notice(cast(Bot, bot), prompt, session)  # a newer move superseded it
+    meetings.cancel_occurrence(session=session, occurrence_id=require_id(first))
+    await render_notice(cast(Bot, bot), prompt, session)
+    assert bot.sent == []
+
+    prompt.payload = {**prompt.payload, "notice": "cancelled", "sequence": 2}
+    membership = session.exec(select(Membership)).one()
+    membership.active = False
+    session.add(membership)
+    session.flush()
+    await render_notice(cast(Bot, bot), prompt, session)
+    assert bot.sent == []
+    membership.active = True
+    session.add(membership)
+    session.flush()
+    await render_notice(cast(Bot, bot), prompt, session)
+    [sent] = bot.sent
+    assert str(Calendar.from_ical(sent["document"])["METHOD"]) == "CANCEL"
