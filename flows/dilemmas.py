@@ -23,6 +23,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.prompts import Renderer
+from flows.decisions import decision_markup
 from flows.engine import END, Flow, States, StemmeContext, alert, respond
 from flows.guard import leads_only, stale_button
 from flows.i18n import N_, Texts
@@ -365,8 +366,6 @@ async def new_decision(update: Update, context: StemmeContext) -> str | None:
     if dilemma is None:
         await stale_button(update, context)
         return None
-    from flows.decisions import decision_markup  # built beside this flow
-
     decision = decisions.start_decision(
         session=context.session,
         team_id=require_id(team),

@@ -32,6 +32,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.prompts import Renderer
 from flows.chart import ITEM_LABELS, format_score, render_chart
+from flows.decisions import decision_markup
 from flows.engine import END, Flow, States, StemmeContext, alert, respond
 from flows.guard import leads_only, stale_button
 from flows.i18n import N_, Texts, texts
@@ -529,10 +530,6 @@ async def start_trial(update: Update, context: StemmeContext) -> str | None:
     if pulse is None or not pulses.result(session=context.session, pulse=pulse, now=now).visible:
         await stale_button(update, context)
         return None
-    # The vote's own flow continues from its button (imported here: flows/decisions.py is
-    # being built beside this one).
-    from flows.decisions import decision_markup
-
     existing = decisions.latest_decision(
         session=context.session, origin="pulse", origin_id=require_id(pulse)
     )

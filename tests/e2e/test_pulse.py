@@ -16,18 +16,30 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot import logs
-from bot.app import StemmeApplication, build_application
+from bot.app import DISPATCHER_KEY, StemmeApplication, build_application
+from bot.prompts import Dispatcher
 from flows.chart import ITEM_LABELS
 from flows.i18n import texts
+from storage import decisions
 from storage import pulse as pulses
 from storage.db import utcnow
-from storage.models import Conversation, Prompt, Pulse, PulseParticipation, Role, Team
+from storage.models import (
+    Checkin,
+    Conversation,
+    Member,
+    Prompt,
+    Pulse,
+    PulseParticipation,
+    Role,
+    Team,
+)
 from tests.e2e.conftest import TOKEN, Admin, e2e_settings, running
 from tests.e2e.people import join, setup_team, staff_invite_code, team_with_residents
 from tests.emulator import BotApiEmulator, EmuMessage, EmuUser
 from tests.factories import id_of, make_member
 
 TZ = ZoneInfo("Europe/Copenhagen")
+da = texts("da", TZ)._
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 QUIET_LOGGERS = ("telegram", "telegram.ext", "apscheduler", "httpx", "httpcore")
 
@@ -164,12 +176,74 @@ async def test_five_answer_the_lead_gets_the_chart_shares_it_and_starts_a_trial(
     )
 
     reaction = await lise.press(f"pul:trial:{pulse_id}")
-    assert any(
-        data is not None and data.startswith("dec:show:")
+    [decision_button] = [
+        data
         for message in reaction.messages
         for row in message.buttons
         for _, data in row
-    )
+        if data is not None and data.startswith("dec:show:")
+    ]
+    await _trial_voted_and_checked_in(e2e_engine, bot, lise, members, decision_button)
+
+
+async def _trial_voted_and_checked_in(
+    engine: Engine, application: StemmeApplication, lise: EmuUser, members: list, button: str
+) -> None:
+    """The team trial action goes through the vote engineer's flow: a proposal, everyone
+    votes, the lead plans and starts it, and a member checks in."""
+    decision_id = int(button.rsplit(":", 1)[1])
+    with Session(engine) as session:
+        decision = decisions.get_decision(session=session, decision_id=decision_id)
+        assert decision is not None
+        assert (decision.origin, decision.resident_id) == ("pulse", None)
+    omar = members[1]
+    await omar.send("/proposals")
+    await omar.press(button)
+    await omar.press(da("➕ Propose"))
+    await omar.send("Vi siger højt på vagtskiftet, når vi er i tvivl om noget.")
+    with Session(engine) as session:
+        [proposal] = decisions.proposals_of(session=session, decision_id=decision_id)
+    await lise.send("/proposals")
+    await lise.press(button)
+    await lise.press(da("🗳 Open the vote"))
+    await lise.press(f"dec:dl:{decision_id}:3d")
+    _wake(application)
+    for member in members:
+        await _button(member, f"dec:vote:{decision_id}:{proposal.id}")
+        await member.press(f"dec:vote:{decision_id}:{proposal.id}")
+    _wake(application)
+    result = await _button(lise, f"dec:plan:{decision_id}")
+    await lise.press(f"dec:plan:{decision_id}", message_id=result.message_id)
+    await lise.send("Alle tør sige, når de er i tvivl.")
+    await lise.send("Vi tæller på hvert møde, hvor mange der har sagt det.")
+    await lise.press(da("Keep it as it is"))
+    await lise.press("Omar")
+    await lise.press(da("▶ Start the trial"))
+    with Session(engine, expire_on_commit=False) as session:
+        decision = decisions.get_decision(session=session, decision_id=decision_id)
+        assert decision is not None and decision.status == "trying"
+        omar_member = session.exec(select(Member).where(col(Member.telegram_id) == omar.id)).one()
+        checkins = session.exec(
+            select(Prompt).where(
+                col(Prompt.kind) == decisions.KIND_CHECKIN,
+                col(Prompt.member_id) == omar_member.id,
+            )
+        ).all()
+        first = min(checkins, key=lambda row: row.due_at)
+        first.due_at = utcnow() - timedelta(minutes=1)
+        session.add(first)
+        session.commit()
+    _wake(application)
+    question = await _button(omar, f"dec:ci:{decision_id}:{first.payload['day']}:h")
+    await omar.press(da("Tried it, it helped"), message_id=question.message_id)
+    with Session(engine) as session:
+        [checkin] = session.exec(select(Checkin)).all()
+        assert (checkin.member_id, checkin.answer) == (omar_member.id, "helped")
+
+
+def _wake(application: StemmeApplication) -> None:
+    dispatcher: Dispatcher = application.bot_data[DISPATCHER_KEY]
+    dispatcher.wake()
 
 
 async def test_four_answers_give_the_lead_only_the_count(
