@@ -11,6 +11,10 @@ sent late to the lead; the hour-before reminders of the meeting that started are
 dropped and nobody gets them (and so is everything else of that meeting that expired
 at its start); what is not due yet stays pending.
 
+It runs twice: with the bot's own renderers (``build_renderers``: flows/agenda.py sends
+the lead the agenda to prepare) and with stand-ins that name the kind, which keep the
+policy's proof independent of what the messages say.
+
 The application's dispatcher reads the real clock, so "the restart" is now and every
 time is computed from it, with margins of half an hour or more.
 """
@@ -21,12 +25,14 @@ import asyncio
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from telegram import Bot
 
 from bot.app import DISPATCHER_KEY, build_application
 from bot.prompts import Dispatcher, Renderer
+from flows.i18n import texts
 from storage import meetings
 from storage.db import utcnow
 from storage.models import MeetingSeries, Member, Prompt, PromptStatus, Repetition, Role
@@ -41,7 +47,7 @@ OPEN = (PromptStatus.PENDING, PromptStatus.CLAIMED)
 
 async def render_meeting_prompt(bot: Bot, prompt: Prompt, session: Session) -> None:
     """Sends the member one message naming the kind and the occurrence (a stand-in for
-    the meeting renderers of flows/agenda.py until they exist)."""
+    the meeting renderers of flows/agenda.py)."""
     assert prompt.member_id is not None
     member = session.get(Member, prompt.member_id)
     assert member is not None
@@ -104,8 +110,9 @@ def _received(emulator: BotApiEmulator, telegram_id: int) -> list[str]:
     return [m.text for m in emulator.chat(telegram_id).messages.values() if m.from_bot]
 
 
+@pytest.mark.parametrize("own_renderers", [True, False], ids=["flows' renderers", "stand-ins"])
 async def test_after_downtime_the_lead_is_still_reminded_and_stale_reminders_are_dropped(
-    emulator: BotApiEmulator, e2e_database_url: str, e2e_engine: Engine
+    emulator: BotApiEmulator, e2e_database_url: str, e2e_engine: Engine, own_renderers: bool
 ) -> None:
     emulator.user(LEAD_TG, "Lise")
     emulator.user(STAFF_TG, "Omar")
@@ -143,7 +150,8 @@ async def test_after_downtime_the_lead_is_still_reminded_and_stale_reminders_are
     decided = [prompt for prompt in decided if prompt.due_at < restart]
 
     application = build_application(
-        e2e_settings(emulator, e2e_database_url), renderers=TEST_RENDERERS
+        e2e_settings(emulator, e2e_database_url),
+        renderers=None if own_renderers else TEST_RENDERERS,
     )
     async with running(application):
         dispatcher: Dispatcher = application.bot_data[DISPATCHER_KEY]
@@ -155,8 +163,12 @@ async def test_after_downtime_the_lead_is_still_reminded_and_stale_reminders_are
     late = now_ahead["lead_prepare"]
     assert late.status == PromptStatus.SENT
     assert late.sent_at is not None and restart <= late.sent_at <= utcnow()
-    occurrence_id = late.payload["occurrence_id"]
-    assert _received(emulator, LEAD_TG) == [f"meeting.lead_prepare {occurrence_id}"]
+    [reminder] = _received(emulator, LEAD_TG)
+    if own_renderers:
+        # The agenda of the meeting ahead, in the lead's language (flows/agenda.py).
+        assert texts("da", TZ)._("Time to prepare the team's reflection meeting.") in reminder
+    else:
+        assert reminder == f"meeting.lead_prepare {late.payload['occurrence_id']}"
     # Dropped: the hour-before reminders of the meeting that started; nobody got them.
     for what in hour_before:
         assert now_started[what].status == PromptStatus.DROPPED
