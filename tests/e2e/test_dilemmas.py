@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.app import StemmeApplication
+from flows.i18n import texts
 from storage import meetings
 from storage.db import utcnow
 from storage.models import Conversation, Dilemma, Member
@@ -19,6 +20,8 @@ from tests.e2e.people import LEAD_ID, OMAR_ID, member_of, team_with_residents
 from tests.emulator import BotApiEmulator, EmuUser
 
 TZ = ZoneInfo("Europe/Copenhagen")
+# How the agenda names the two dilemmas, in Danish ("Dilemma nr. 1").
+FIRST, SECOND = (texts("da", TZ)._("Dilemma #{number}").format(number=n) for n in (1, 2))
 ANONYMOUS = "Fru H. vil ikke i bad om morgenen, men hendes datter insisterer på det."
 NAMED = "Hr. J. vil gerne blive oppe om natten og se fjernsyn i fællesstuen."
 
@@ -36,9 +39,9 @@ async def _raise(user: EmuUser, text: str, who: str) -> str:
 
 async def _agenda_of(user: EmuUser, seconds: float = 15) -> str:
     for _ in range(int(seconds * 20)):
-        texts = [m.text for m in user.chat_messages() if m.from_bot and "#1" in m.text]
-        if texts:
-            return texts[-1]
+        found = [m.text for m in user.chat_messages() if m.from_bot and FIRST in m.text]
+        if found:
+            return found[-1]
         await asyncio.sleep(0.05)
     raise AssertionError("no agenda arrived")
 
@@ -91,11 +94,11 @@ async def test_an_anonymous_dilemma_reaches_the_agenda_without_its_author(
 
     # The next meeting's agenda, as the lead sees it and as the team receives it.
     reaction = await lise.send("/agenda")
-    assert "#1" in reaction.text and "Omar" not in reaction.text
+    assert FIRST in reaction.text and "Omar" not in reaction.text
     sent = [data for row in reaction.message.buttons for _, data in row if data and "send" in data]
     await lise.press(sent[0])
     received = await _agenda_of(omar)
-    assert "#1" in received and "#2" in received and "Omar" not in received
+    assert FIRST in received and SECOND in received and "Omar" not in received
 
     await lise.send("/dilemmas")
     reaction = await lise.press("dil:done:1")
