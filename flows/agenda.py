@@ -136,7 +136,8 @@ def _counts_lines(texts: Texts, agenda: Agenda) -> list[str]:
     """Notes per resident and marker, one compact line per resident."""
     _ = texts._
     per_resident: dict[int, list[str]] = {}
-    for resident_id, marker, count in agenda.counts:
+    ordered = sorted(agenda.counts, key=lambda row: (row[0], -row[2], row[1]))
+    for resident_id, marker, count in ordered:
         per_resident.setdefault(resident_id, []).append(f"{marker_label(texts, marker)} {count}")
     ranked = sorted(agenda.totals.items(), key=lambda item: (-item[1], item[0]))
     lines = []
