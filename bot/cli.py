@@ -31,7 +31,8 @@ from sqlmodel import Session
 
 from bot.config import Settings, run_problems
 from flows.i18n import N_, Texts, texts
-from storage import crypto, migrate
+from storage import crypto, migrate, pulse
+from storage.audit import record
 from storage.db import make_engine, session_scope
 from storage.directory import (
     Ambiguous,
@@ -188,6 +189,14 @@ def build_parser(t: Texts) -> argparse.ArgumentParser:
     site_commands.add_parser("list", parents=[as_json], help=t._("List the sites.")).set_defaults(
         handler=cmd_site_list
     )
+    site_threshold = site_commands.add_parser(
+        "pulse-threshold",
+        parents=[as_json],
+        help=t._("How many answers a pulse needs before its result is shown (3 to 50)."),
+    )
+    site_threshold.add_argument("site", metavar="SITE", help=t._("The site's id or name."))
+    site_threshold.add_argument("threshold", metavar="N", help=t._("The number of answers."))
+    site_threshold.set_defaults(handler=cmd_site_pulse_threshold)
 
     team = commands.add_parser("team", help=t._("Teams within a site."))
     team_commands = team.add_subparsers(title=t._("commands"), metavar="COMMAND", required=True)
@@ -403,6 +412,40 @@ def cmd_site_list(args: argparse.Namespace, context: Context) -> int:
         kind = t._(KIND_LABELS[site.kind]) if site.kind in KIND_LABELS else site.kind
         # Translators: one line of "stemme site list".
         context.say(t._("{id}: {name} ({kind})").format(id=site.id, name=site.name, kind=kind))
+    return EXIT_OK
+
+
+def cmd_site_pulse_threshold(args: argparse.Namespace, context: Context) -> int:
+    """Sets how many answers a pulse of the site's teams needs before its result is shown."""
+    t = context.t
+    threshold = _whole_number(
+        args.threshold,
+        pulse.MAX_THRESHOLD,
+        t._("The threshold is a whole number from {low} to {high}.").format(
+            low=pulse.MIN_THRESHOLD, high=pulse.MAX_THRESHOLD
+        ),
+    )
+    if threshold < pulse.MIN_THRESHOLD:
+        raise CommandFailed(
+            t._("The threshold is a whole number from {low} to {high}.").format(
+                low=pulse.MIN_THRESHOLD, high=pulse.MAX_THRESHOLD
+            )
+        )
+    with _session(context) as session:
+        site = _find_site(context, session, args.site)
+        pulse.set_site_threshold(session=session, site_id=_id(site), threshold=threshold)
+        record(
+            session=session,
+            actor="cli",
+            action="site.pulse_threshold",
+            detail={"site_id": site.id, "threshold": threshold},
+        )
+    context.emit({"site": _site_json(site), "pulse_threshold": threshold})
+    context.say(
+        t._("Pulse results at {name} are shown from {threshold} answers.").format(
+            name=site.name, threshold=threshold
+        )
+    )
     return EXIT_OK
 
 

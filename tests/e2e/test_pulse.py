@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from bot import logs
 from bot.app import DISPATCHER_KEY, StemmeApplication, build_application
+from bot.cli import main as cli_main
 from bot.prompts import Dispatcher
 from flows.chart import ITEM_LABELS
 from flows.i18n import texts
@@ -310,3 +311,20 @@ async def test_the_site_view_shows_scores_only_from_the_threshold_and_never_item
     danish = texts("da", TZ)
     for label in ITEM_LABELS.values():
         assert danish._(label) not in text and label not in text
+
+
+def test_a_site_lowers_its_threshold_from_the_command_line_but_never_below_three(
+    admin: Admin, e2e_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _team_id, _code = setup_team(admin, "Team Syd")
+    site = admin("site", "list")["sites"][0]
+
+    shown = admin("site", "pulse-threshold", str(site["id"]), "3")
+
+    assert shown["pulse_threshold"] == 3
+    with Session(e2e_engine) as session:
+        assert pulses.threshold_for_site(session=session, site_id=site["id"]) == 3
+    assert cli_main(["site", "pulse-threshold", site["name"], "2", "--json"]) != 0
+    capsys.readouterr()
+    with Session(e2e_engine) as session:
+        assert pulses.threshold_for_site(session=session, site_id=site["id"]) == 3
