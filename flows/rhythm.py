@@ -85,6 +85,20 @@ def _replan(context: StemmeContext, team: Team) -> None:
     rhythm.plan(session=context.session, now=utcnow(), tz=_tz(context), team_id=require_id(team))
 
 
+def _confirm(
+    context: StemmeContext,
+    update: Update,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Answers once the step's change is committed, so what the member sees is stored."""
+
+    async def answer() -> None:
+        await respond(update, text, markup)
+
+    context.after_commit(answer)
+
+
 def _month_name(texts: Texts, month: date) -> str:
     return format_date(month, "LLLL yyyy", locale=texts.babel_locale)
 
@@ -172,7 +186,7 @@ async def toggle_shift(update: Update, context: StemmeContext) -> str | None:
     )
     _replan(context, team)
     text, markup = _me_view(context)
-    await respond(update, text, markup)
+    _confirm(context, update, text, markup)
     return END
 
 
@@ -199,7 +213,7 @@ async def toggle_prompt(update: Update, context: StemmeContext) -> str | None:
     logger.info("Member %s turned %s %s in team %s", member.id, which, on, team_id)
     _replan(context, team)
     text, markup = _me_view(context)
-    await respond(update, text, markup)
+    _confirm(context, update, text, markup)
     return END
 
 
@@ -249,7 +263,7 @@ async def set_mute(update: Update, context: StemmeContext) -> str | None:
     member_id = require_id(member)
     if choice == "off":
         rhythm.unmute(session=context.session, member_id=member_id, now=now)
-        await respond(update, _("Your reminders are on again."))
+        _confirm(context, update, _("Your reminders are on again."))
         return END
     if choice == "hour":
         until = now + timedelta(hours=1)
@@ -259,7 +273,8 @@ async def set_mute(update: Update, context: StemmeContext) -> str | None:
         until = now + timedelta(weeks=1)
     rhythm.mute(session=context.session, member_id=member_id, until=until, now=now)
     logger.info("Member %s muted prompts", member_id)
-    await respond(
+    _confirm(
+        context,
         update,
         _("Your reminders are paused until {when}. Send /mute to turn them back on.").format(
             when=context.texts.when(until)
@@ -441,7 +456,7 @@ async def _store_absence(
             period=period
         )
     logger.info("Absence (%s) stored by member %s", scope, member.id)
-    await respond(update, text)
+    _confirm(context, update, text)
     return END
 
 
@@ -508,7 +523,7 @@ async def remove_absence(update: Update, context: StemmeContext) -> str | None:
         return END
     _replan(context, team)
     text, markup = _away_view(context, "me")
-    await respond(update, context.texts._("Removed ✔") + "\n\n" + text, markup)
+    _confirm(context, update, context.texts._("Removed ✔") + "\n\n" + text, markup)
     return END
 
 
@@ -609,7 +624,8 @@ async def typed_focus(update: Update, context: StemmeContext) -> str | None:
         after = _("Everyone in the team gets it on {when}.").format(when=context.texts.when(due))
     else:
         after = _("The month's first working day has passed; the team sees it with /focus.")
-    await respond(
+    _confirm(
+        context,
         update,
         _("Saved ✔ Focus for {month}: {focus}").format(month=name, focus=focus.text)
         + "\n"

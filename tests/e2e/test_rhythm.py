@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -20,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from bot.app import DISPATCHER_KEY, StemmeApplication
 from bot.prompts import Dispatcher
+from flows.rhythm import parse_dates
 from storage import prompts, rhythm
 from storage.db import utcnow
 from storage.models import (
@@ -36,6 +38,7 @@ from tests.e2e.people import LEAD_ID, OMAR_ID, member_of, take_note, team_with_r
 from tests.emulator import BotApiEmulator, EmuUser
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+T = TypeVar("T")
 ALIAS = "Fru H., stue 12"
 
 
@@ -73,6 +76,12 @@ async def _until(condition: Callable[[], bool], seconds: float = 10) -> None:
     raise AssertionError("condition not reached")
 
 
+async def _write(work: Callable[[], T]) -> T:
+    """Runs the test's own database writes in a thread: the bot shares this event loop, and
+    a write waiting for SQLite's lock there would stop the bot that holds it."""
+    return await asyncio.to_thread(work)
+
+
 def _prompt(engine: Engine, key: str) -> Prompt | None:
     with Session(engine) as session:
         prompt = prompts.get_by_key(session=session, dedupe_key=key)
@@ -85,9 +94,13 @@ async def _dispatch_at(
     bot: StemmeApplication, engine: Engine, moment: datetime, key: str
 ) -> Prompt:
     """Moves the dispatcher's clock to ``moment`` and waits until the prompt is handled."""
-    with Session(engine) as session:
-        rhythm.plan(session=session, now=moment - timedelta(minutes=1), tz=COPENHAGEN)
-        session.commit()
+
+    def plan() -> None:
+        with Session(engine) as session:
+            rhythm.plan(session=session, now=moment - timedelta(minutes=1), tz=COPENHAGEN)
+            session.commit()
+
+    await _write(plan)
     dispatcher: Dispatcher = bot.bot_data[DISPATCHER_KEY]
     dispatcher.now = lambda: moment
     dispatcher.wake()
@@ -274,17 +287,21 @@ async def test_the_lead_sees_a_member_who_blocked_the_bot_until_they_write_again
     assert "Kan ikke nås" not in reaction.text
     emulator.block(OMAR_ID)
     now = utcnow()
-    with Session(e2e_engine) as session:
-        prompts.schedule(
-            session=session,
-            kind=rhythm.END_NUDGE,
-            team_id=team_id,
-            member_id=omar_id,
-            dedupe_key="test:nudge",
-            due_at=now - timedelta(minutes=1),
-            expires_at=now + timedelta(hours=1),
-        )
-        session.commit()
+
+    def schedule() -> None:
+        with Session(e2e_engine) as session:
+            prompts.schedule(
+                session=session,
+                kind=rhythm.END_NUDGE,
+                team_id=team_id,
+                member_id=omar_id,
+                dedupe_key="test:nudge",
+                due_at=now - timedelta(minutes=1),
+                expires_at=now + timedelta(hours=1),
+            )
+            session.commit()
+
+    await _write(schedule)
     dispatcher: Dispatcher = bot.bot_data[DISPATCHER_KEY]
     dispatcher.wake()
 
@@ -305,3 +322,87 @@ async def test_the_lead_sees_a_member_who_blocked_the_bot_until_they_write_again
     with Session(e2e_engine) as session:
         stored = session.exec(select(Prompt).where(col(Prompt.dedupe_key) == "test:nudge")).one()
     assert stored.status == PromptStatus.UNREACHABLE
+
+
+async def test_the_nudge_ends_a_marked_shift_and_the_focus_reaches_every_member(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    team_id, lise, omar = await team_with_residents(emulator, admin, ALIAS)
+    omar_id, lise_id = _member_id(e2e_engine, OMAR_ID), _member_id(e2e_engine, LEAD_ID)
+    await omar.send("/me")
+    await omar.press("Nat")
+    await omar.press("Slå påmindelse til")
+    with Session(e2e_engine) as session:
+        team = session.get(Team, team_id)
+        assert team is not None
+        night = [
+            w
+            for w in rhythm.shift_windows(team, COPENHAGEN, around=utcnow())
+            if w.shift == "night" and w.ends_at > utcnow()
+        ][0]
+    before = len(_bot_texts(omar))
+
+    prompt = await _dispatch_at(
+        bot,
+        e2e_engine,
+        night.ends_at,
+        f"shift.nudge:{team_id}:{omar_id}:{night.ends_at:%Y%m%dT%H%MZ}",
+    )
+
+    assert prompt.status == PromptStatus.SENT
+    await emulator.wait_idle(settle=0.2)
+    nudge = [m for m in omar.chat_messages() if m.from_bot][before:]
+    assert len(nudge) == 1
+    assert "Så du et mikroøjeblik i dag" in nudge[0].text
+    assert nudge[0].reply_keyboard == [["Mikroøjeblik"]]
+
+    # The focus of next month, set by the lead, on its first working day at 08:00.
+    month = rhythm.add_months(rhythm.month_of(utcnow().astimezone(COPENHAGEN).date()), 1)
+
+    def set_focus() -> datetime:
+        with Session(e2e_engine) as session:
+            rhythm.set_focus(
+                session=session,
+                team_id=team_id,
+                month=month,
+                text="Ro ved måltiderne",
+                member_id=lise_id,
+            )
+            due = rhythm.focus_due(session=session, team_id=team_id, month=month, tz=COPENHAGEN)
+            session.commit()
+            return due
+
+    due = await _write(set_focus)
+    counts = {user.id: len(_bot_texts(user)) for user in (lise, omar)}
+
+    prompt = await _dispatch_at(
+        bot, e2e_engine, due, f"team.focus:{team_id}:{month:%Y-%m}:{lise_id}"
+    )
+    assert prompt.status == PromptStatus.SENT
+    # Omar works nights only: his copy waits for the start of his night shift.
+    omar_key = f"team.focus:{team_id}:{month:%Y-%m}:{omar_id}"
+    prompt = await _dispatch_at(bot, e2e_engine, due, omar_key)
+    night_start = datetime.combine(
+        due.astimezone(COPENHAGEN).date(), time(23, 0), tzinfo=COPENHAGEN
+    )
+    assert (prompt.status, prompt.due_at) == (PromptStatus.PENDING, night_start)
+    prompt = await _dispatch_at(bot, e2e_engine, prompt.due_at, omar_key)
+    assert prompt.status == PromptStatus.SENT
+    await emulator.wait_idle(settle=0.2)
+    for user in (lise, omar):
+        [focus] = _bot_texts(user)[counts[user.id] :]
+        assert "Teamets fokus i" in focus and "Ro ved måltiderne" in focus
+
+
+def test_typed_dates_are_read_from_today_on() -> None:
+    today = date(2026, 11, 20)
+    assert parse_dates("24/11-28/11", today) == (date(2026, 11, 24), date(2026, 11, 28))
+    assert parse_dates("24/11", today) == (date(2026, 11, 24), date(2026, 11, 24))
+    assert parse_dates(" 24.11 - 2.12 ", today) == (date(2026, 11, 24), date(2026, 12, 2))
+    assert parse_dates("28/12 til 3/1", today) == (date(2026, 12, 28), date(2027, 1, 3))
+    # A date earlier in the year is next year's.
+    assert parse_dates("3/2", today) == (date(2027, 2, 3), date(2027, 2, 3))
+    assert parse_dates("1/12/2026-5/12/2026", today) == (date(2026, 12, 1), date(2026, 12, 5))
+    assert parse_dates("20/11", today) == (today, today)
+    for unreadable in ("i morgen", "31/11", "24/13", "24-11", ""):
+        assert parse_dates(unreadable, today) is None
