@@ -75,6 +75,17 @@ def _tz(context: StemmeContext) -> ZoneInfo:
     return context.services.settings.tz
 
 
+async def _stale(update: Update, context: StemmeContext) -> None:
+    """Refuses a button (or a step) that no longer applies, and logs it (ids only)."""
+    query = update.callback_query
+    logger.info(
+        "Stale rhythm button refused for member %s: %s",
+        context.member.id if context.member else None,
+        query.data if query is not None else context.flow_name,
+    )
+    await stale_button(update, context)
+
+
 def _same_team(context: StemmeContext, team_id: int) -> bool:
     """True when a button's team is the team the member works in now."""
     return context.team is not None and context.team.id == team_id
@@ -175,7 +186,7 @@ async def toggle_shift(update: Update, context: StemmeContext) -> str | None:
     assert context.matches
     team_id, shift = int(context.matches[0].group(1)), Shift(context.matches[0].group(2))
     if not _same_team(context, team_id):
-        await stale_button(update, context)
+        await _stale(update, context)
         return END
     preference = rhythm.get_preference(
         session=context.session, member_id=require_id(member), team_id=team_id
@@ -200,7 +211,7 @@ async def toggle_prompt(update: Update, context: StemmeContext) -> str | None:
         context.matches[0].group(3) == "1",
     )
     if not _same_team(context, team_id):
-        await stale_button(update, context)
+        await _stale(update, context)
         return END
     if which == "handover":
         rhythm.set_preference(
@@ -363,7 +374,7 @@ async def team_scope(update: Update, context: StemmeContext) -> str | None:
     """Shows the lead the same choices for the whole team's days off."""
     assert context.matches
     if not _same_team(context, int(context.matches[0].group(1))):
-        await stale_button(update, context)
+        await _stale(update, context)
         return END
     text, markup = _away_view(context, "team")
     await respond(update, text, markup)
@@ -470,7 +481,7 @@ async def choose_period(update: Update, context: StemmeContext) -> str | None:
         context.matches[0].group(3),
     )
     if not _same_team(context, team_id) or (scope == "team" and not context.is_lead):
-        await stale_button(update, context)
+        await _stale(update, context)
         return END
     if choice == "type":
         context.flow_data = {"scope": scope}
@@ -493,7 +504,7 @@ async def typed_dates(update: Update, context: StemmeContext) -> str | None:
     assert message is not None and message.text is not None
     scope = context.flow_data.get("scope", "me")
     if scope == "team" and not context.is_lead:
-        await stale_button(update, context)
+        await _stale(update, context)
         return END
     parsed = parse_dates(message.text, utcnow().astimezone(_tz(context)).date())
     if parsed is None:
@@ -519,7 +530,7 @@ async def remove_absence(update: Update, context: StemmeContext) -> str | None:
         team_id=team_id,
         is_lead=context.is_lead,
     ):
-        await stale_button(update, context)
+        await _stale(update, context)
         return END
     _replan(context, team)
     text, markup = _away_view(context, "me")
@@ -571,7 +582,7 @@ async def choose_month(update: Update, context: StemmeContext) -> str | None:
         or month is None
         or not this_month <= month <= rhythm.add_months(this_month, FOCUS_MONTHS - 1)
     ):
-        await stale_button(update, context)
+        await _stale(update, context)
         return END
     context.flow_data = {"month": month.isoformat()}
     await respond(
@@ -591,7 +602,7 @@ async def typed_focus(update: Update, context: StemmeContext) -> str | None:
     message = update.effective_message
     assert message is not None and message.text is not None
     if not context.is_lead or "month" not in context.flow_data:
-        await stale_button(update, context)
+        await _stale(update, context)
         return END
     month = date.fromisoformat(context.flow_data["month"])
     try:

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from bot.app import DISPATCHER_KEY, StemmeApplication
 from bot.prompts import Dispatcher
+from flows.i18n import texts
 from flows.rhythm import parse_dates
 from storage import prompts, rhythm
 from storage.db import utcnow
@@ -39,6 +40,11 @@ from tests.emulator import BotApiEmulator, EmuUser
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 T = TypeVar("T")
+CPR_REFUSED = texts("da", COPENHAGEN)._(
+    "That looks like a CPR number. stemme must never hold CPR numbers, so nothing was "
+    'saved. Refer to the resident by the team\'s alias (e.g. "Mrs H., room 12") and '
+    "send it again without the number."
+)
 ALIAS = "Fru H., stue 12"
 
 
@@ -201,6 +207,10 @@ async def test_away_and_focus_are_stored_and_the_lead_marks_team_days_off(
     buttons = reaction.messages[0].button_texts
     assert len(buttons) == 3
     await lise.press(buttons[1])
+    reaction = await lise.send("Fokus på borgeren 010190-1234")
+    assert CPR_REFUSED in reaction.text
+    with Session(e2e_engine) as session:
+        assert session.exec(select(MonthlyFocus)).all() == []
     reaction = await lise.send("Ro ved måltiderne")
     assert "Gemt ✔ Fokus i" in reaction.text and "Ro ved måltiderne" in reaction.text
     with Session(e2e_engine) as session:
