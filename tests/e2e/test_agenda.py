@@ -189,6 +189,8 @@ async def test_agenda_reminders_and_minutes_reach_the_active_members_once(
 
     # The lead adds a point, then sends the agenda; pressing again sends nothing more.
     await lise.press("Tilføj punkt", message_id=prepared.message_id)
+    reaction = await lise.send("Om borgeren 010190-1234")  # refused by the router's guard
+    assert "CPR" in reaction.text
     reaction = await lise.send("Ny vagtplan i december")
     assert "Punkt tilføjet ✔" in reaction.text
     assert "2. Punkt: Ny vagtplan i december" in reaction.text
@@ -226,6 +228,10 @@ async def test_agenda_reminders_and_minutes_reach_the_active_members_once(
     assert any(label.startswith("✅ Fru H.") for label in reaction.edits[-1].button_texts)
     reaction = await lise.press("Næste ▶")
     assert "1 punkt drøftet." in reaction.text
+    reaction = await lise.send("x" * 1001)  # kept, and a shorter one asked for
+    assert "1001 tegn" in reaction.text and "Behold de første 1000 tegn" in str(
+        reaction.message.buttons
+    )
     reaction = await lise.send("Vi synger med Fru H. hver formiddag.")
     assert "Vi synger med Fru H. hver formiddag." in reaction.text
     reaction = await lise.press("Gem ✔")
@@ -236,6 +242,9 @@ async def test_agenda_reminders_and_minutes_reach_the_active_members_once(
     assert "Fru H., stue 12: »Hun smilede, da vi sang.«" in decisions.text
     assert "Ny vagtplan" not in decisions.text  # not ticked as discussed
     assert _with(mette, DECISIONS) == []
+    # The minutes are saved once: the button (pressed again) no longer starts them.
+    reaction = await lise.press_data(f"agenda:min:{occurrence.id}")
+    assert reaction.alert == "Referatet af dette møde er allerede gemt."
     with Session(e2e_engine) as session:
         minutes = session.exec(select(MeetingMinutes)).one()
         assert minutes.discussed == [["note", note_id]]
