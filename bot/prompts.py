@@ -233,18 +233,23 @@ class Dispatcher:
         """Claims one batch of due prompts, sends them, and returns how many it claimed."""
         if not self.renderers:
             return 0
+        # In a thread: on SQLite a step that wrote and now waits for Telegram holds the write
+        # lock, and waiting for it here would stop the event loop, and with it that step.
+        claimed = await asyncio.to_thread(self._claim, self.now())
+        if claimed:
+            await asyncio.gather(*(self._deliver(prompt) for prompt in claimed))
+        return len(claimed)
+
+    def _claim(self, now: datetime) -> list[Prompt]:
         with session_scope(self.engine) as session:
-            claimed = prompts.claim_due(
+            return prompts.claim_due(
                 session=session,
-                now=self.now(),
+                now=now,
                 worker=self.worker,
                 limit=self.batch,
                 lease=self.lease,
                 kinds=self.renderers.keys(),
             )
-        if claimed:
-            await asyncio.gather(*(self._deliver(prompt) for prompt in claimed))
-        return len(claimed)
 
     async def _deliver(self, prompt: Prompt) -> None:
         async with self._slots:

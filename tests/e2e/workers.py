@@ -5,18 +5,22 @@ its own uvicorn server on loopback, exactly what ``stemme run --webhook`` serves
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import uvicorn
 from pydantic import SecretStr
+from sqlalchemy.pool import NullPool
 
 from bot import polling
 from bot.app import StemmeApplication, build_application
 from bot.config import Settings
 from bot.webhook import build_asgi, webhook_path
+from flows.engine import SERVICES_KEY, Services
+from storage.db import make_engine
 from tests.e2e.conftest import e2e_settings
 from tests.emulator import BotApiEmulator
 
@@ -84,3 +88,22 @@ async def polling_bot(
     application = build_application(e2e_settings(emulator, database_url))
     async with polling.running(application, poll_timeout=1, first_wait=0.05, longest_wait=0.2):
         yield application
+
+
+UNREACHABLE_DATABASE = "postgresql://stemme@127.0.0.1:9/stemme"
+
+
+@contextmanager
+def database_down(application: StemmeApplication) -> Iterator[None]:
+    """The application's database cannot be reached until the block ends: its router gets
+    an engine on a port where nothing listens (every connection is refused)."""
+    services: Services = application.bot_data[SERVICES_KEY]
+    engine = make_engine(
+        UNREACHABLE_DATABASE, poolclass=NullPool, connect_args={"connect_timeout": 1}
+    )
+    application.bot_data[SERVICES_KEY] = dataclasses.replace(services, engine=engine)
+    try:
+        yield
+    finally:
+        application.bot_data[SERVICES_KEY] = services
+        engine.dispose()
