@@ -24,8 +24,10 @@ from flows import agenda as agenda_flow
 from storage import agenda, directory, meetings
 from storage.db import require_id, utcnow
 from storage.models import (
+    AgendaExclusion,
     MeetingMinutes,
     MeetingOccurrence,
+    Note,
     OccurrenceStatus,
     Prompt,
     PromptStatus,
@@ -298,3 +300,32 @@ async def test_staff_and_forged_agenda_buttons_change_nothing(
     assert "ikke planlagt noget møde" in reaction.text
     assert _prompts(e2e_engine, agenda.KIND_AGENDA) == []
     assert other_team != team_id
+
+
+async def test_the_lead_removes_a_note_from_this_agenda_and_the_note_stays(
+    emulator: BotApiEmulator, bot: StemmeApplication, admin: Admin, e2e_engine: Engine
+) -> None:
+    _dispatcher(bot, Clock())
+    team_id, lise, omar = await team_with_residents(emulator, admin, "Fru H., stue 12")
+    note_id = await take_note(omar, "Fru H., stue 12", "Hun smilede, da vi sang.", "note:team")
+    occurrence = _plan_meeting(e2e_engine, team_id, lise.id)
+
+    reaction = await lise.send("/agenda")
+    assert "1. Fru H., stue 12: »Hun smilede, da vi sang.«" in reaction.text
+    reaction = await lise.press("Fjern punkt")
+    assert "Hvilket punkt skal af dagsordenen" in reaction.text
+    reaction = await lise.press(f"agenda:del:{occurrence.id}:note:{note_id}")
+    assert "Dagsordenen er tom." in reaction.text
+    # Pressed again (an old message): nothing left to remove.
+    reaction = await lise.press_data(f"agenda:del:{occurrence.id}:note:{note_id}")
+    assert reaction.alert is not None and "ikke længere aktiv" in reaction.alert
+    reaction = await lise.press("Færdig")
+    assert "Intet på dagsordenen endnu" in reaction.text
+    assert "Fru H., stue 12 (1)" in reaction.text  # still counted
+
+    with Session(e2e_engine) as session:
+        assert session.get(Note, note_id) is not None
+        exclusions = session.exec(select(AgendaExclusion)).all()
+        assert [(row.occurrence_id, row.kind, row.ref_id) for row in exclusions] == [
+            (occurrence.id, "note", note_id)
+        ]
