@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.prompts import Renderer
 from flows.chart import ITEM_LABELS, format_score, render_chart
@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ZONE = "Europe/Copenhagen"
 CAPTION_LIMIT = 1024
+ITEM_HINT = N_("Answer with one of the buttons 1 to 7, or send /cancel.")
 CHART_FILENAME = "pulse.png"
 
 
@@ -198,6 +199,15 @@ async def answer(update: Update, context: StemmeContext) -> str | None:
         ),
     )
     return END
+
+
+async def not_a_press(update: Update, context: StemmeContext) -> str | None:
+    """Answers typed text or a voice message mid-way with a hint; the answers so far stay
+    (it is not taken as a micro-moment, which would end the questionnaire)."""
+    chat = update.effective_chat
+    if chat is not None:
+        await chat.send_message(context.texts._(ITEM_HINT))
+    return None
 
 
 # ------------------------------------------------------------------ the /pulse menu
@@ -747,9 +757,12 @@ def build_flow() -> Flow:
             CallbackQueryHandler(start_trial, pattern=r"^pul:trial:(\d{1,9})$"),
         ],
         states={
-            State.ITEM: [CallbackQueryHandler(answer, pattern=r"^pul:a:(\d):(\d)$")],
+            State.ITEM: [
+                CallbackQueryHandler(answer, pattern=r"^pul:a:(\d):(\d)$"),
+                MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, not_a_press),
+            ],
         },
-        hints={State.ITEM: N_("Answer with one of the buttons 1 to 7, or send /cancel.")},
+        hints={State.ITEM: ITEM_HINT},
     )
 
 

@@ -328,3 +328,65 @@ def test_a_site_lowers_its_threshold_from_the_command_line_but_never_below_three
     capsys.readouterr()
     with Session(e2e_engine) as session:
         assert pulses.threshold_for_site(session=session, site_id=site["id"]) == 3
+
+
+def _due_now(engine: Engine, kind: str) -> list[int]:
+    """Moves the pending prompts of a kind to now (time passing); returns their members."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Prompt).where(col(Prompt.kind) == kind, col(Prompt.status) == "pending")
+        ).all()
+        for row in rows:
+            row.due_at = utcnow() - timedelta(minutes=1)
+            session.add(row)
+        session.commit()
+        return sorted(row.member_id or 0 for row in rows)
+
+
+async def test_a_monthly_pulse_reminds_those_who_have_not_answered_and_opens_the_next_by_itself(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    _team_id, lise, omar = await team_with_residents(emulator, admin)
+    await lise.send("/pulse")
+    reaction = await lise.press("pul:new:monthly")
+    assert "2" in reaction.text
+    with Session(e2e_engine) as session:
+        first, planned = session.exec(select(Pulse).order_by(col(Pulse.id))).all()
+        assert (first.opened, planned.opened) == (True, False)
+    await _button(omar, f"pul:go:{first.id}")
+    await omar.press(f"pul:go:{first.id}")
+    await omar.press("pul:a:1:4")
+    # Text instead of a press: a hint, and the questionnaire stays at statement 2.
+    reaction = await omar.send("ved ikke")
+    assert da("Answer with one of the buttons 1 to 7, or send /cancel.") in reaction.text
+    for item in range(2, 8):
+        await omar.press(f"pul:a:{item}:4")
+
+    # Two days later: only Lise, who has not answered, is reminded.
+    lise_member = session_member(e2e_engine, lise.id)
+    assert _due_now(e2e_engine, pulses.KIND_REMINDER) == [lise_member]
+    _wake(bot)
+    reminder = await _button(lise, f"pul:go:{first.id}")
+    assert da("Answer now") in reminder.button_texts
+
+    # A month later the planned pulse opens by itself: invitations, and the next one planned.
+    with Session(e2e_engine) as session:
+        month_later = session.get(Pulse, planned.id)
+        assert month_later is not None
+        month_later.opens_at = utcnow() - timedelta(minutes=1)
+        month_later.closes_at = month_later.opens_at + pulses.OPEN_FOR
+        session.add(month_later)
+        session.commit()
+    assert _due_now(e2e_engine, pulses.KIND_OPEN) == [lise_member]
+    _wake(bot)
+    await _button(omar, f"pul:go:{planned.id}")
+    with Session(e2e_engine) as session:
+        rows = session.exec(select(Pulse).order_by(col(Pulse.id))).all()
+        assert [row.opened for row in rows] == [True, True, False]
+        assert rows[2].opens_at > rows[1].opens_at
+
+
+def session_member(engine: Engine, telegram_id: int) -> int:
+    with Session(engine) as session:
+        member = session.exec(select(Member).where(col(Member.telegram_id) == telegram_id)).one()
+        return member.id or 0
