@@ -407,7 +407,9 @@ def build_flow() -> Flow:
             ],
             State.AUTHOR: [
                 CallbackQueryHandler(store, pattern=r"^dil:who:(named|anon)$"),
+                # A new text or voice message before choosing replaces the dilemma.
                 MessageHandler(TEXT & filters.ChatType.PRIVATE, take_text),
+                MessageHandler(filters.VOICE & filters.ChatType.PRIVATE, take_voice),
             ],
         },
         hints={
