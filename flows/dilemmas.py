@@ -138,7 +138,9 @@ async def take_voice(update: Update, context: StemmeContext) -> str | None:
     """Keeps the voice message's file id and length."""
     message = update.effective_message
     assert message is not None and message.voice is not None
-    context.flow_data = {"voice": message.voice.file_id, "seconds": message.voice.duration}
+    # The raw seconds: PTB 22 is moving ``duration`` to a timedelta.
+    seconds = int(message.voice.to_dict().get("duration", 0))
+    context.flow_data = {"voice": message.voice.file_id, "seconds": seconds}
     return await _ask_author(update, context, voice=True)
 
 

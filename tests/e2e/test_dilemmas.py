@@ -20,6 +20,7 @@ from tests.e2e.people import LEAD_ID, OMAR_ID, member_of, team_with_residents
 from tests.emulator import BotApiEmulator, EmuUser
 
 TZ = ZoneInfo("Europe/Copenhagen")
+da = texts("da", TZ)._
 # How the agenda names the two dilemmas, in Danish ("Dilemma nr. 1").
 FIRST, SECOND = (texts("da", TZ)._("Dilemma #{number}").format(number=n) for n in (1, 2))
 ANONYMOUS = "Fru H. vil ikke i bad om morgenen, men hendes datter insisterer på det."
@@ -103,3 +104,32 @@ async def test_an_anonymous_dilemma_reaches_the_agenda_without_its_author(
     await lise.send("/dilemmas")
     reaction = await lise.press("dil:done:1")
     assert "#1" not in reaction.text and "#2" in reaction.text
+
+
+async def test_an_over_long_dilemma_is_kept_and_a_voice_one_warns_that_a_voice_is_known(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    _team_id, lise, omar = await team_with_residents(emulator, admin)
+    long_text = "Fru H. vil selv bestemme, hvornår hun skal i bad. " * 30
+
+    await omar.send("/dilemma")
+    reaction = await omar.send(long_text)
+    assert "dil:trim" in str(reaction.message.buttons)
+    with Session(e2e_engine) as session:
+        assert session.exec(select(Dilemma)).all() == []
+    await omar.press("dil:trim")
+    await omar.press("dil:who:named")
+
+    await omar.send("/dilemma")
+    reaction = await omar.send_voice(42)
+    assert da(
+        "Note: in a voice message your voice can be recognised. Write it if that matters."
+    ) in (reaction.text)
+    await omar.press("dil:who:anon")
+    with Session(e2e_engine) as session:
+        trimmed, voice = session.exec(select(Dilemma).order_by(col(Dilemma.id))).all()
+    assert trimmed.text is not None and len(trimmed.text) <= 1000
+    assert long_text.startswith(trimmed.text)
+    assert (voice.voice_duration, voice.author_member_id, voice.text) == (42, None, None)
+    listing = (await lise.send("/dilemmas")).text
+    assert "0:42" in listing or "42" in listing
