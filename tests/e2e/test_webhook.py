@@ -1,4 +1,5 @@
-"""Two webhook workers against one PostgreSQL behave like one bot.
+"""Webhook workers: two against one PostgreSQL behave like one bot, and
+``stemme run --webhook`` runs as a real process (one worker on SQLite, two on PostgreSQL).
 
 Each worker is its own Application with its own engine, prompt dispatcher and scheduler,
 behind its own uvicorn server on loopback. The emulator delivers every update by POST,
@@ -8,9 +9,16 @@ other; a delivered update is then posted again, as Telegram does when it got no 
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import signal
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -20,13 +28,13 @@ from sqlmodel import Session, func, select
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.models import Conversation, Note, ProcessedUpdate
-from tests.conftest import _with_search_path
-from tests.e2e.conftest import Admin
+from tests.conftest import TEST_DATA_KEY, _with_search_path
+from tests.e2e.conftest import TOKEN, Admin
 from tests.e2e.people import OMAR_ID, notes_of, take_note, team_with_residents
-from tests.e2e.workers import SECRET, webhook_worker
+from tests.e2e.workers import SECRET, free_socket, webhook_worker
 from tests.emulator import BotApiEmulator
 
-pytestmark = pytest.mark.postgres
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -57,6 +65,7 @@ def confirmations(emulator: BotApiEmulator, chat_id: int) -> list[str]:
     ]
 
 
+@pytest.mark.postgres
 async def test_a_note_whose_steps_alternate_between_two_workers_is_stored_once(
     emulator: BotApiEmulator, admin: Admin, e2e_database_url: str, e2e_engine: Engine
 ) -> None:
@@ -105,3 +114,122 @@ async def test_a_note_whose_steps_alternate_between_two_workers_is_stored_once(
             session.exec(select(Conversation).where(Conversation.telegram_id == OMAR_ID)).all()
             == []
         )
+
+
+async def _http_get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def test_stemme_run_webhook_as_a_real_process(
+    emulator: BotApiEmulator,
+    database: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    """``python -m bot run --webhook`` (what ``stemme run --webhook`` does): sets the webhook
+    with the secret, answers updates, serves /healthz and /metrics, and stops on SIGTERM."""
+    if database == "sqlite":
+        database_url = f"sqlite:///{tmp_path / 'process.db'}"
+        workers = "1"
+    else:
+        database_url = request.getfixturevalue("e2e_database_url")
+        workers = "2"
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("STEMME_")} | {
+        "STEMME_BOT_TOKEN": TOKEN,
+        "STEMME_DATA_KEY": TEST_DATA_KEY,
+        "STEMME_DATABASE_URL": database_url,
+        "STEMME_API_BASE_URL": emulator.base_url,
+        "STEMME_WEBHOOK_URL": f"http://127.0.0.1:{port}/hook",
+        "STEMME_WEBHOOK_SECRET": SECRET,
+        "STEMME_LISTEN": f"127.0.0.1:{port}",
+        "STEMME_WEBHOOK_WORKERS": workers,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--webhook",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        for _ in range(300):
+            if len(emulator.calls_for("setWebhook")) >= int(workers) or process.returncode:
+                break
+            await asyncio.sleep(0.1)
+        assert emulator.webhook_url == f"http://127.0.0.1:{port}/hook"
+        assert {c.params.get("secret_token") for c in emulator.calls_for("setWebhook")} == {SECRET}
+
+        anna = emulator.user(7301, "Anna", language_code="da")
+        reaction = await anna.send("/start", timeout=20)
+        assert reaction.messages, "a stranger gets an answer"
+        status, body = await _http_get(f"http://127.0.0.1:{port}/healthz")
+        assert (status, json.loads(body)) == (
+            200,
+            {"database": "ok", "scheduler": "ok", "dispatcher": "ok"},
+        )
+        status, body = await _http_get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200 and "stemme_webhook_requests_total" in body
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), timeout=30)
+        log = (await process.stderr.read()).decode() if process.stderr else ""
+    # uvicorn shuts down cleanly and then re-raises the SIGTERM it caught (systemd counts
+    # that as a clean stop).
+    assert process.returncode in (0, -signal.SIGTERM), log[-2000:]
+    assert "Application shutdown complete" in log and "Bot stopped" in log
+    assert TOKEN not in log and SECRET not in log
+
+
+async def test_stemme_run_polling_serves_health_and_metrics_on_listen(
+    emulator: BotApiEmulator, tmp_path: Path
+) -> None:
+    """Long polling stays the default; with STEMME_LISTEN it serves /healthz and /metrics."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("STEMME_")} | {
+        "STEMME_BOT_TOKEN": TOKEN,
+        "STEMME_DATA_KEY": TEST_DATA_KEY,
+        "STEMME_DATABASE_URL": f"sqlite:///{tmp_path / 'polling.db'}",
+        "STEMME_API_BASE_URL": emulator.base_url,
+        "STEMME_LISTEN": f"127.0.0.1:{port}",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        anna = emulator.user(7302, "Anna", language_code="da")
+        reaction = await anna.send("/start", timeout=30)
+        assert reaction.messages
+        assert emulator.webhook_url is None and emulator.calls_for("getUpdates")
+        status, body = await _http_get(f"http://127.0.0.1:{port}/healthz")
+        assert (status, json.loads(body)) == (
+            200,
+            {"database": "ok", "scheduler": "ok", "dispatcher": "ok"},
+        )
+        status, body = await _http_get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200 and 'stemme_updates_total{outcome="handled"} 1' in body
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), timeout=30)
+        log = (await process.stderr.read()).decode() if process.stderr else ""
+    assert process.returncode in (0, -signal.SIGTERM), log[-2000:]
+    assert "Bot stopped" in log and TOKEN not in log
