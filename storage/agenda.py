@@ -26,14 +26,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import func
+from sqlalchemy import cast as sql_cast
+from sqlalchemy import func, literal, null, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from storage import directory, prompts
 from storage.cpr import refuse_cpr
-from storage.db import require_id
+from storage.db import UTCDateTime, require_id
 from storage.meetings import key_prefix
 from storage.models import (
     AGENDA_POINT_MAX_LENGTH,
@@ -200,46 +201,36 @@ def build_agenda(
     occurrence_id: int,
     sources: Sequence[AgendaSource] | None = None,
 ) -> Agenda:
-    """The agenda of one of the team's meetings (``AgendaProblem`` if it is not theirs)."""
+    """The agenda of one of the team's meetings (``AgendaProblem`` if it is not theirs).
+
+    Round trips are few (the agenda is built for every reminder): the meeting and its
+    period in one statement, the lead's points and removals in one, every note of the
+    period with its markers in one (the counts, the aliases and the ``note`` entries come
+    from it instead of a query of ``note_entries``), the texts of the notes shown in one,
+    and one per other source."""
     meeting = _meeting(session, team_id, occurrence_id)
     if meeting is None:
         raise AgendaProblem(f"no meeting {occurrence_id} in team {team_id}")
     starts_at, ends_at, place, previous = meeting
     since, until = (previous or starts_at - DEFAULT_PERIOD), starts_at
-    excluded = {
-        (kind, ref_id)
-        for kind, ref_id in session.exec(
-            select(AgendaExclusion.kind, AgendaExclusion.ref_id).where(
-                col(AgendaExclusion.occurrence_id) == occurrence_id
-            )
-        ).all()
-    }
+    points, excluded = _lead_changes(session, occurrence_id)
+    notes = _period_notes(session, team_id, since, until)
     entries: list[AgendaEntry] = []
     for source in SOURCES if sources is None else sources:
-        entries.extend(
-            entry
-            for entry in source(session, team_id, since, until)
-            if (entry.kind, entry.ref_id) not in excluded
-        )
-    point_rows = session.exec(
-        select(AgendaPoint.id, AgendaPoint.text, AgendaPoint.created_at)
-        .where(col(AgendaPoint.occurrence_id) == occurrence_id)
-        .order_by(col(AgendaPoint.created_at), col(AgendaPoint.id))
-    ).all()
-    points = {point_id: text for point_id, text, _at in point_rows if point_id is not None}
+        found = notes.entries if source is note_entries else source(session, team_id, since, until)
+        entries.extend(entry for entry in found if (entry.kind, entry.ref_id) not in excluded)
     entries.extend(
         AgendaEntry(kind=KIND_POINT, ref_id=point_id, resident_id=None, created_at=at)
-        for point_id, _text, at in point_rows
-        if point_id is not None
+        for point_id, (_text, at) in points.items()
     )
-    counts, totals, aliases = _counts(session, team_id, since, until)
-    note_ids = [entry.ref_id for entry in entries if entry.kind == KIND_NOTE]
+    aliases = dict(notes.aliases)
     missing = {
         entry.resident_id
         for entry in entries
         if entry.resident_id is not None and entry.resident_id not in aliases
     }
     aliases.update(_aliases(session, team_id, missing))
+    note_ids = [entry.ref_id for entry in entries if entry.kind == KIND_NOTE]
     return Agenda(
         occurrence_id=occurrence_id,
         team_id=team_id,
@@ -249,12 +240,94 @@ def build_agenda(
         ends_at=ends_at,
         place=place,
         entries=entries,
-        counts=counts,
-        totals=totals,
-        points=points,
+        counts=notes.counts,
+        totals=notes.totals,
+        points={point_id: text for point_id, (text, _at) in points.items()},
         notes=_note_briefs(session, team_id, note_ids),
         aliases=aliases,
     )
+
+
+@dataclass(frozen=True)
+class _PeriodNotes:
+    """What the agenda takes from the period's notes: the for-team entries, the counts
+    per resident and marker, the notes per resident, and those residents' aliases."""
+
+    entries: list[AgendaEntry]
+    counts: list[tuple[int, str, int]]
+    totals: dict[int, int]
+    aliases: dict[int, str]
+
+
+def _period_notes(
+    session: Session, team_id: int, since: datetime, until: datetime
+) -> _PeriodNotes:
+    """Every note of the team in [since, until), one row per marker (or one without)."""
+    rows = session.execute(
+        sa_select(
+            col(Note.id),
+            col(Note.resident_id),
+            col(Note.created_at),
+            col(Note.for_team),
+            col(Resident.alias),
+            col(NoteMarker.marker),
+        )
+        .join(Resident, col(Resident.id) == col(Note.resident_id))
+        .outerjoin(NoteMarker, col(NoteMarker.note_id) == col(Note.id))
+        .where(
+            col(Note.team_id) == team_id,
+            col(Note.created_at) >= since,
+            col(Note.created_at) < until,
+        )
+    ).all()
+    seen: set[int] = set()
+    entries: list[AgendaEntry] = []
+    markers: dict[tuple[int, str], int] = {}
+    totals: dict[int, int] = {}
+    aliases: dict[int, str] = {}
+    for note_id, resident_id, created_at, for_team, alias, marker in rows:
+        if note_id is None:
+            continue
+        if marker is not None:
+            markers[(resident_id, marker)] = markers.get((resident_id, marker), 0) + 1
+        if note_id in seen:
+            continue
+        seen.add(note_id)
+        totals[resident_id] = totals.get(resident_id, 0) + 1
+        aliases[resident_id] = alias
+        if for_team:
+            entries.append(AgendaEntry(KIND_NOTE, note_id, resident_id, created_at))
+    entries.sort(key=lambda entry: (entry.created_at, entry.ref_id))
+    counts = sorted((resident_id, marker, n) for (resident_id, marker), n in markers.items())
+    return _PeriodNotes(entries=entries, counts=counts, totals=totals, aliases=aliases)
+
+
+def _lead_changes(
+    session: Session, occurrence_id: int
+) -> tuple[dict[int, tuple[str, datetime]], set[tuple[str, int]]]:
+    """The lead's points (id -> text and time, in order) and removed entries of one
+    meeting, in one statement."""
+    point_rows = select(
+        literal("point"),
+        col(AgendaPoint.id),
+        col(AgendaPoint.text),
+        col(AgendaPoint.created_at),
+    ).where(col(AgendaPoint.occurrence_id) == occurrence_id)
+    removed_rows = select(
+        literal("removed"),
+        col(AgendaExclusion.ref_id),
+        col(AgendaExclusion.kind),
+        sql_cast(null(), UTCDateTime),
+    ).where(col(AgendaExclusion.occurrence_id) == occurrence_id)
+    points: list[tuple[int, str, datetime]] = []
+    excluded: set[tuple[str, int]] = set()
+    for what, ref_id, value, at in session.execute(union_all(point_rows, removed_rows)):
+        if what == "point":
+            points.append((int(ref_id), str(value), at))
+        else:
+            excluded.add((str(value), int(ref_id)))
+    points.sort(key=lambda row: (row[2], row[0]))
+    return {point_id: (text, at) for point_id, text, at in points}, excluded
 
 
 def _meeting(
@@ -289,36 +362,6 @@ def _meeting(
     if row is None:
         return None
     return row[0], row[1], row[2], row[3]
-
-
-def _counts(
-    session: Session, team_id: int, since: datetime, until: datetime
-) -> tuple[list[tuple[int, str, int]], dict[int, int], dict[int, str]]:
-    """Notes per resident and marker, and per resident (with the residents' aliases),
-    written in [since, until)."""
-    in_period = (
-        col(Note.team_id) == team_id,
-        col(Note.created_at) >= since,
-        col(Note.created_at) < until,
-    )
-    marker_rows = session.exec(
-        select(NoteMarker.resident_id, NoteMarker.marker, func.count())
-        .join(Note, col(Note.id) == col(NoteMarker.note_id))
-        .where(*in_period)
-        .group_by(col(NoteMarker.resident_id), col(NoteMarker.marker))
-        .order_by(col(NoteMarker.resident_id), col(NoteMarker.marker))
-    ).all()
-    total_rows = session.exec(
-        select(Note.resident_id, Resident.alias, func.count())
-        .join(Resident, col(Resident.id) == col(Note.resident_id))
-        .where(*in_period)
-        .group_by(col(Note.resident_id), col(Resident.alias))
-    ).all()
-    return (
-        [(resident_id, marker, int(count)) for resident_id, marker, count in marker_rows],
-        {resident_id: int(count) for resident_id, _alias, count in total_rows},
-        {resident_id: alias for resident_id, alias, _count in total_rows},
-    )
 
 
 def _note_briefs(session: Session, team_id: int, note_ids: list[int]) -> dict[int, NoteBrief]:
