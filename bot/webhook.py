@@ -16,7 +16,8 @@ A request on the webhook path:
 2. The body is parsed into an ``Update`` (400 if it is none).
 3. Updates of one user are processed one after the other within a process (a second
    one waits for the first: on PostgreSQL it would otherwise wait on the first one's
-   row lock while holding the event loop).
+   row lock while holding the event loop); on SQLite, which has one writer, all updates
+   are processed one after the other.
 4. ``application.process_update`` runs **before** the answer, within
    ``PROCESS_TIMEOUT`` (well under the time Telegram waits for an answer). The router
    records the update id in the same transaction as the step (``storage.updates``):
@@ -67,7 +68,7 @@ from telegram.error import InvalidToken, TelegramError
 
 from bot import health, logs, metrics
 from bot.config import DEFAULT_LISTEN, Settings, parse_listen
-from flows.engine import DELIVERY, Delivery
+from flows.engine import DELIVERY, SERVICES_KEY, Delivery, Services
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,11 @@ class WebhookReceiver:
             logger.warning("Webhook request refused: the body is not an update")
             return self._answer(400)
         user = update.effective_user
-        lock = self._lock(user.id) if user is not None else contextlib.nullcontext()
+        services: Services = self.application.bot_data[SERVICES_KEY]
+        if services.engine.dialect.name == "sqlite":
+            lock: Any = self._lock(0)  # SQLite has one writer: one update at a time
+        else:
+            lock = self._lock(user.id) if user is not None else contextlib.nullcontext()
         delivery = Delivery()
         async with lock:
             token = DELIVERY.set(delivery)

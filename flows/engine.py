@@ -216,7 +216,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
         delivery = DELIVERY.get()
         try:
             with session_scope(services.engine) as session:
-                if delivery is not None and not updates.record(
+                if delivery is not None and not updates.begin(
                     session=session, update_id=update.update_id
                 ):
                     delivery.duplicate = True
@@ -224,6 +224,8 @@ class Router(BaseHandler[Update, StemmeContext, None]):
                     logger.info("Update %s was processed before: skipped", update.update_id)
                     return
                 await self._dispatch_in(update, context, session, services.settings)
+                if delivery is not None:
+                    updates.finish(session=session, update_id=update.update_id)
         except Exception as error:
             if delivery is not None and health.database_unavailable(error):
                 # Nothing is stored and nobody is told: the update comes again.

@@ -4,10 +4,10 @@ again is processed once.
 Telegram delivers an update again when a webhook did not answer 200, and a polling
 worker that crashed after processing a batch fetches the same batch again. The router
 records the update id with ``record`` in the same transaction as the step the update
-caused: either both are committed or neither is. A second delivery then finds the id
-(``INSERT ... ON CONFLICT DO NOTHING`` inserts nothing) and is skipped; on PostgreSQL a
-delivery running at the same moment in another worker waits on the first one's insert
-and is skipped once it commits, or processed if it rolled back.
+caused (``begin`` and ``finish``): either both are committed or neither is. A second
+delivery then finds the id and is skipped; on PostgreSQL a delivery running at the same
+moment in another worker waits on the first one's insert (``INSERT ... ON CONFLICT DO
+NOTHING``) and is skipped once it commits, or processed if it rolled back.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from storage.models import ProcessedUpdate
 def record(*, session: Session, update_id: int, now: datetime | None = None) -> bool:
     """Records ``update_id`` as processed in the session's transaction; returns False
     when it was recorded before (the update is a redelivery and must be skipped)."""
-    bind = session.get_bind()
-    insert = postgresql_insert if bind.dialect.name == "postgresql" else sqlite_insert
+    insert = postgresql_insert if _dialect(session) == "postgresql" else sqlite_insert
     statement = (
         insert(ProcessedUpdate)
         .values(update_id=update_id, processed_at=now or utcnow())
@@ -35,6 +34,31 @@ def record(*, session: Session, update_id: int, now: datetime | None = None) -> 
         .returning(col(ProcessedUpdate.update_id))
     )
     return session.execute(statement).first() is not None
+
+
+def begin(*, session: Session, update_id: int) -> bool:
+    """Starts processing ``update_id`` in the step's transaction; False when it was
+    processed before (skip it).
+
+    PostgreSQL: records it now, so a delivery of the same update running at the same
+    moment in another worker waits on this row and is skipped once this one commits.
+    SQLite: only looks, and ``finish`` records it at the end: an insert now would hold
+    SQLite's single write lock for the whole step, Telegram calls included, and stop every
+    other writer of the process (one process, updates one after the other: nothing can
+    run the same update in between)."""
+    if _dialect(session) == "postgresql":
+        return record(session=session, update_id=update_id)
+    return not was_processed(session=session, update_id=update_id)
+
+
+def finish(*, session: Session, update_id: int) -> None:
+    """Ends processing ``update_id`` in the step's transaction (see ``begin``)."""
+    if _dialect(session) != "postgresql":
+        record(session=session, update_id=update_id)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def was_processed(*, session: Session, update_id: int) -> bool:

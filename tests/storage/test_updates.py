@@ -74,3 +74,19 @@ def test_an_unreachable_database_is_reported_by_type_only() -> None:
     assert problem == "OperationalError"
     assert health.database_unavailable(OperationalError("SELECT 1", {}, Exception("down")))
     assert not health.database_unavailable(ValueError("a bug"))
+
+
+def test_begin_and_finish_skip_an_update_processed_before(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        assert updates.begin(session=session, update_id=21) is True
+        updates.finish(session=session, update_id=21)
+    with session_scope(engine) as session:
+        assert updates.begin(session=session, update_id=21) is False
+    try:
+        with session_scope(engine) as session:
+            assert updates.begin(session=session, update_id=22) is True
+            raise RuntimeError("the step failed before finishing")
+    except RuntimeError:
+        pass
+    with session_scope(engine) as session:
+        assert updates.begin(session=session, update_id=22) is True
