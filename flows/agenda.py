@@ -42,6 +42,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot.config import Settings
 from bot.prompts import Renderer
 from flows.cases import agenda_line as case_agenda_line
+from flows.dilemmas import agenda_line as dilemma_agenda_line
 from flows.engine import END, Flow, States, StemmeContext, alert, respond
 from flows.guard import stale_button
 from flows.i18n import N_, Texts, texts
@@ -96,7 +97,7 @@ KIND_LABELS = {
 # How an entry of one kind is written on the agenda: (session, texts, entry, agenda) -> line.
 EntryLine = Callable[[Session, Texts, AgendaEntry, Agenda], str]
 # Neighbours register richer lines for their kinds here (kind -> function).
-ENTRY_LINES: dict[str, EntryLine] = {"case": case_agenda_line}
+ENTRY_LINES: dict[str, EntryLine] = {"case": case_agenda_line, "dilemma": dilemma_agenda_line}
 
 
 # ------------------------------------------------------------------ rendering
