@@ -75,6 +75,8 @@ logger = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram gives up on a webhook request after about a minute and delivers it again.
 PROCESS_TIMEOUT = 40.0
+# uvicorn's exit code when the app did not start; ``stemme run`` exits with 2 like polling.
+STARTUP_FAILED = 3
 
 AnyApplication = Any  # telegram.ext.Application with the stemme context types
 
@@ -252,9 +254,14 @@ def run(settings: Settings) -> None:
         "access_log": False,  # no request lines: they would only repeat what we log
         "timeout_graceful_shutdown": 10,
     }
-    if settings.webhook_workers > 1:
-        uvicorn.run(
-            "bot.webhook:create_app", factory=True, workers=settings.webhook_workers, **options
-        )
-    else:
-        uvicorn.run(_app_for(settings), **options)
+    try:
+        if settings.webhook_workers > 1:
+            uvicorn.run(
+                "bot.webhook:create_app", factory=True, workers=settings.webhook_workers, **options
+            )
+        else:
+            uvicorn.run(_app_for(settings), **options)
+    except SystemExit as exit_:
+        if exit_.code == STARTUP_FAILED:
+            raise SystemExit(2) from None  # why is logged above (a rejected token, ...)
+        raise

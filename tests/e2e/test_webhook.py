@@ -31,7 +31,7 @@ from storage.models import Conversation, Note, ProcessedUpdate
 from tests.conftest import TEST_DATA_KEY, _with_search_path
 from tests.e2e.conftest import TOKEN, Admin
 from tests.e2e.people import OMAR_ID, notes_of, take_note, team_with_residents
-from tests.e2e.workers import SECRET, free_socket, webhook_worker
+from tests.e2e.workers import SECRET, free_port, webhook_worker
 from tests.emulator import BotApiEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,9 +138,7 @@ async def test_stemme_run_webhook_as_a_real_process(
     else:
         database_url = request.getfixturevalue("e2e_database_url")
         workers = "2"
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("STEMME_")} | {
         "STEMME_BOT_TOKEN": TOKEN,
         "STEMME_DATA_KEY": TEST_DATA_KEY,
@@ -195,9 +193,7 @@ async def test_stemme_run_polling_serves_health_and_metrics_on_listen(
     emulator: BotApiEmulator, tmp_path: Path
 ) -> None:
     """Long polling stays the default; with STEMME_LISTEN it serves /healthz and /metrics."""
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("STEMME_")} | {
         "STEMME_BOT_TOKEN": TOKEN,
         "STEMME_DATA_KEY": TEST_DATA_KEY,
@@ -233,3 +229,34 @@ async def test_stemme_run_polling_serves_health_and_metrics_on_listen(
         log = (await process.stderr.read()).decode() if process.stderr else ""
     assert process.returncode in (0, -signal.SIGTERM), log[-2000:]
     assert "Bot stopped" in log and TOKEN not in log
+
+
+async def test_stemme_run_webhook_with_a_rejected_token_exits_2_without_printing_it(
+    emulator: BotApiEmulator, tmp_path: Path
+) -> None:
+    wrong = "999999:WRONG-TOKEN-must-not-leak"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("STEMME_")} | {
+        "STEMME_BOT_TOKEN": wrong,
+        "STEMME_DATA_KEY": TEST_DATA_KEY,
+        "STEMME_DATABASE_URL": f"sqlite:///{tmp_path / 'rejected.db'}",
+        "STEMME_API_BASE_URL": emulator.base_url,
+        "STEMME_WEBHOOK_URL": "http://127.0.0.1:9/hook",
+        "STEMME_WEBHOOK_SECRET": SECRET,
+        "STEMME_LISTEN": f"127.0.0.1:{free_port()}",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--webhook",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    output = (stdout + stderr).decode()
+    assert process.returncode == 2
+    assert "Telegram rejected the bot token" in output
+    assert "WRONG-TOKEN" not in output and SECRET not in output

@@ -44,6 +44,12 @@ def free_socket() -> socket.socket:
     return sock
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with free_socket() as sock:
+        return int(sock.getsockname()[1])
+
+
 def webhook_settings(emulator: BotApiEmulator, database_url: str, public_url: str) -> Settings:
     """The settings of ``stemme run --webhook`` behind ``public_url``."""
     return e2e_settings(emulator, database_url).model_copy(
