@@ -65,6 +65,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application
 
 from bot import health, logs, metrics
 from bot.config import DEFAULT_LISTEN, Settings, parse_listen
@@ -78,7 +79,7 @@ PROCESS_TIMEOUT = 40.0
 # uvicorn's exit code when the app did not start; ``stemme run`` exits with 2 like polling.
 STARTUP_FAILED = 3
 
-AnyApplication = Any  # telegram.ext.Application with the stemme context types
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 def webhook_path(url: str) -> str:
