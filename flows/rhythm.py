@@ -59,6 +59,8 @@ SHIFT_LABELS: dict[Shift, str] = {
 FOCUS_MONTHS = 3  # this month and the next two
 EXCERPT_LENGTH = 90
 HANDOVER_NOTES = 12
+# Before this hour "tomorrow morning" is the morning that is coming (on a night shift).
+SMALL_HOURS_END = 4
 PRIVATE = filters.ChatType.PRIVATE
 DATE = r"(\d{1,2})[./](\d{1,2})(?:[./](\d{2}|\d{4}))?"
 DATES = re.compile(rf"^\s*{DATE}\s*(?:(?:-|–|til|to)\s*{DATE})?\s*$", re.IGNORECASE)
@@ -231,14 +233,12 @@ async def toggle_prompt(update: Update, context: StemmeContext) -> str | None:
 # ------------------------------------------------------------------ /mute
 
 
-def _tomorrow_morning(team: Team, now: datetime, tz: ZoneInfo) -> datetime:
-    """The next start of the team's day shift (07:00 by default) after now."""
-    today = now.astimezone(tz).date()
-    for offset in (0, 1):
-        start = rhythm.local_moment(today + timedelta(days=offset), team.day_starts_at, tz)
-        if start > now:
-            return start
-    return rhythm.local_moment(today + timedelta(days=2), team.day_starts_at, tz)
+def tomorrow_morning(team: Team, now: datetime, tz: ZoneInfo) -> datetime:
+    """The start of the team's day shift (07:00 by default) on the next morning: in the
+    small hours (before 04:00) that is the coming one, otherwise tomorrow's."""
+    local = now.astimezone(tz)
+    day = local.date() + timedelta(days=0 if local.hour < SMALL_HOURS_END else 1)
+    return rhythm.local_moment(day, team.day_starts_at, tz)
 
 
 async def show_mute(update: Update, context: StemmeContext) -> str | None:
@@ -279,7 +279,7 @@ async def set_mute(update: Update, context: StemmeContext) -> str | None:
     if choice == "hour":
         until = now + timedelta(hours=1)
     elif choice == "morning":
-        until = _tomorrow_morning(team, now, _tz(context))
+        until = tomorrow_morning(team, now, _tz(context))
     else:
         until = now + timedelta(weeks=1)
     rhythm.mute(session=context.session, member_id=member_id, until=until, now=now)

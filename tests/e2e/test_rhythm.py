@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from bot.app import DISPATCHER_KEY, StemmeApplication
 from bot.prompts import Dispatcher
 from flows.i18n import texts
-from flows.rhythm import parse_dates
+from flows.rhythm import parse_dates, tomorrow_morning
 from storage import prompts, rhythm
 from storage.db import utcnow
 from storage.models import (
@@ -416,3 +416,14 @@ def test_typed_dates_are_read_from_today_on() -> None:
     assert parse_dates("20/11", today) == (today, today)
     for unreadable in ("i morgen", "31/11", "24/13", "24-11", ""):
         assert parse_dates(unreadable, today) is None
+
+
+def test_untiltomorrow_morning_is_the_next_day_shift_start() -> None:
+    team = Team(site_id=1, name="Team Syd")
+    evening = datetime(2026, 3, 28, 21, 0, tzinfo=COPENHAGEN)
+    small_hours = datetime(2026, 3, 29, 2, 30, tzinfo=COPENHAGEN)
+    morning = datetime(2026, 3, 29, 7, 0, tzinfo=COPENHAGEN)
+    assert tomorrow_morning(team, evening, COPENHAGEN) == morning
+    # In the night, the morning that is coming (here the first one in summer time).
+    assert tomorrow_morning(team, small_hours, COPENHAGEN) == morning
+    assert tomorrow_morning(team, morning, COPENHAGEN) == morning + timedelta(days=1)
