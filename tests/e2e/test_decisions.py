@@ -55,7 +55,7 @@ def wake(application: StemmeApplication) -> None:
 
 
 async def bot_message(
-    chat: EmuChat, needle: str, *, after: int = 0, seconds: float = 15
+    chat: EmuChat, needle: str, *, after: int = 0, seconds: float = 30
 ) -> EmuMessage:
     """The newest bot message in the chat containing ``needle`` with an id above ``after``
     (timed prompts arrive from the dispatcher on their own: this polls the emulator)."""
