@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.app import DISPATCHER_KEY, StemmeApplication
+from bot.app import DISPATCHER_KEY, SCHEDULER_KEY, StemmeApplication
 from bot.prompts import Dispatcher
+from bot.scheduler import PLAN_RHYTHM_EVERY, PLAN_RHYTHM_JOB, plan_rhythm
 from flows.i18n import texts
 from flows.rhythm import parse_dates, tomorrow_morning
 from storage import prompts, rhythm
@@ -427,3 +428,29 @@ def test_untiltomorrow_morning_is_the_next_day_shift_start() -> None:
     # In the night, the morning that is coming (here the first one in summer time).
     assert tomorrow_morning(team, small_hours, COPENHAGEN) == morning
     assert tomorrow_morning(team, morning, COPENHAGEN) == morning + timedelta(days=1)
+
+
+async def test_the_running_bot_plans_the_rhythm_at_start_and_every_half_hour(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    team_id, _lise, _omar = await team_with_residents(emulator, admin, ALIAS)
+    lise_id = _member_id(e2e_engine, LEAD_ID)
+    job = bot.bot_data[SCHEDULER_KEY].get_job(PLAN_RHYTHM_JOB)
+    assert job is not None
+    assert job.trigger.interval == PLAN_RHYTHM_EVERY == timedelta(minutes=30)
+
+    def lise_turns_handover_on_elsewhere() -> int:
+        with Session(e2e_engine) as session:
+            rhythm.set_preference(
+                session=session, member_id=lise_id, team_id=team_id, handover=True
+            )
+            session.commit()
+        # What the job runs: everything of the next 24 hours, once.
+        first = plan_rhythm(e2e_engine, COPENHAGEN)
+        assert plan_rhythm(e2e_engine, COPENHAGEN) == first
+        return first
+
+    assert await _write(lise_turns_handover_on_elsewhere) == 3
+    with Session(e2e_engine) as session:
+        planned = session.exec(select(Prompt).where(Prompt.kind == rhythm.HANDOVER)).all()
+    assert len(planned) == 3 and {p.member_id for p in planned} == {lise_id}
