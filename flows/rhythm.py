@@ -634,7 +634,7 @@ async def typed_focus(update: Update, context: StemmeContext) -> str | None:
     if due > utcnow():
         after = _("Everyone in the team gets it on {when}.").format(when=context.texts.when(due))
     else:
-        after = _("The month's first working day has passed; the team sees it with /focus.")
+        after = _("Everyone in the team gets it now.")
     _confirm(
         context,
         update,

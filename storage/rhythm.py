@@ -533,10 +533,10 @@ def _planned_keys(
     until: datetime,
     team_id: int | None,
 ) -> set[str]:
-    """The keys of the prompts of these kinds already planned in ``(now, until]``: one
+    """The keys of the prompts of these kinds already planned in ``[now, until]``: one
     query, so a run that finds everything planned inserts nothing."""
     query = select(Prompt.dedupe_key).where(
-        col(Prompt.kind).in_(list(kinds)), col(Prompt.due_at) > now, col(Prompt.due_at) <= until
+        col(Prompt.kind).in_(list(kinds)), col(Prompt.due_at) >= now, col(Prompt.due_at) <= until
     )
     if team_id is not None:
         query = query.where(col(Prompt.team_id) == team_id)
@@ -561,22 +561,33 @@ def plan_focus(
     team_id: int | None = None,
 ) -> int:
     """The monthly focus, to every active member, on the first working day at 08:00 of
-    each month that has one, when that moment falls in ``(now, now + horizon]``."""
+    each month that has one, when that moment is before ``now + horizon`` and the month
+    has not ended (a member who joins later in the month gets it at the next run)."""
     this_month = month_of(now.astimezone(tz).date())
     months = [this_month, add_months(this_month, 1)]
     query = select(MonthlyFocus).where(col(MonthlyFocus.month).in_(months))
     if team_id is not None:
         query = query.where(col(MonthlyFocus.team_id) == team_id)
     focuses = session.exec(query).all()
+    known = _planned_keys(
+        session,
+        (MONTHLY_FOCUS,),
+        now=day_start(this_month, tz),
+        until=now + horizon,
+        team_id=team_id,
+    )
     count = 0
     for focus in focuses:
         due = focus_due(session=session, team_id=focus.team_id, month=focus.month, tz=tz)
-        if not now < due <= now + horizon:
-            continue
         expires = day_start(add_months(focus.month, 1), tz)
+        # Also when its time has passed within the month (the bot was down, or the focus
+        # was set late): the late policy sends it within the month, once per member.
+        if not (due <= now + horizon and now < expires):
+            continue
         for member_id in _active_member_ids(session, focus.team_id):
-            prompts.schedule(
-                session=session,
+            _schedule_once(
+                session,
+                known,
                 kind=MONTHLY_FOCUS,
                 team_id=focus.team_id,
                 member_id=member_id,

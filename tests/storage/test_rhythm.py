@@ -605,3 +605,32 @@ def test_members_who_blocked_the_bot_are_listed_until_they_are_seen_again(
     assert fine.member.id not in [m.id for m in listed]
     assert session.get(Member, id_of(blocked.member)) is not None
     assert {p.status for p in session.exec(select(Prompt)).all()} == {PromptStatus.UNREACHABLE}
+
+
+def test_a_focus_whose_day_passed_is_planned_late_within_its_month_once(
+    session: Session,
+) -> None:
+    team = make_team(session=session)
+    lead = make_member(session=session, team=team, role=Role.LEAD)
+    rhythm.set_focus(
+        session=session,
+        team_id=id_of(team),
+        month=date(2026, 8, 1),
+        text="Måltider",
+        member_id=id_of(lead.member),
+    )
+    # Set (or the bot back) on 10 August: due at once, as planned for the 3rd.
+    late = local(2026, 8, 10, 12, 0).astimezone(UTC)
+    assert rhythm.plan(session=session, now=late, tz=TZ) == 1
+    [planned] = _prompts(session, rhythm.MONTHLY_FOCUS)
+    assert planned.due_at == local(2026, 8, 3, 8, 0).astimezone(UTC)
+    # A member who joins later in the month gets it at the next run; nobody gets it twice.
+    newcomer = _member(session, team)
+    assert rhythm.plan(session=session, now=late + timedelta(minutes=30), tz=TZ) == 2
+    assert sorted(p.member_id or 0 for p in _prompts(session, rhythm.MONTHLY_FOCUS)) == sorted(
+        [id_of(lead.member), newcomer]
+    )
+    # In September, August's focus is not planned any more.
+    later = _member(session, team)
+    rhythm.plan(session=session, now=local(2026, 9, 1, 0, 30).astimezone(UTC), tz=TZ)
+    assert later not in {p.member_id for p in _prompts(session, rhythm.MONTHLY_FOCUS)}
