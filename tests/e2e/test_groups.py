@@ -33,6 +33,14 @@ GROUP_ID = -4_000_000_001
 SUPERGROUP_ID = -1_004_000_000_001
 
 
+def texts_da_votes(count: int) -> str:
+    return (
+        texts("da", ZoneInfo("Europe/Copenhagen"))
+        .ngettext("{count} vote", "{count} votes", count)
+        .format(count=count)
+    )
+
+
 def linked_chat(engine: Engine, team_id: int) -> int | None:
     with Session(engine) as session:
         link = session.exec(select(TeamChat).where(col(TeamChat.team_id) == team_id)).first()
@@ -86,6 +94,12 @@ async def test_a_group_vote_counts_members_alerts_strangers_and_follows_the_supe
         assert [(v.member_id, v.proposal_id) for v in rows] == [
             (member_id(e2e_engine, omar.id), second)
         ]
+
+    # The group's message shows the count after the private change too.
+    await emulator.wait_idle()
+    counted = group.messages[posted.message_id].text
+    assert "1. Radio om morgenen. · " + texts_da_votes(0) in counted
+    assert "2. Hun vælger selv. · " + texts_da_votes(1) in counted
 
     # The group becomes a supergroup: the link and the vote's message follow.
     await group.migrate_to_supergroup(SUPERGROUP_ID, by=lise, expect_reaction=False)
