@@ -214,6 +214,10 @@ async def overview(update: Update, context: StemmeContext) -> str | None:
         text = "\n".join(lines)
     else:
         text = _("The team has no open proposals or trial actions.")
+    kept = decisions.approaches_for_team(session=context.session, team_id=require_id(team)).kept
+    if kept:
+        text += "\n\n" + _("What we keep doing as a team:")
+        text += "".join("\n✅ " + shorten(a.trial.action, LIST_TEXT_LENGTH) for a in kept[:5])
     await respond(update, text, InlineKeyboardMarkup(rows) if rows else None)
     return END
 

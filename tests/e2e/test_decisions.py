@@ -463,3 +463,58 @@ async def test_a_vote_opens_by_itself_and_closes_at_its_deadline_keeping_a_leave
     assert (row.status, row.chosen_proposal_id) == ("planning", a)
     reaction = await lise.press(f"dec:vote:{did}:{b}")
     assert reaction.alert == da("The vote is closed. Nothing was changed.")
+
+
+async def test_a_kept_team_action_is_shown_under_proposals(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    team_id, lise, omar = await team_with_residents(emulator, admin, ALIAS)
+    lead_id, omar_id = member_id(e2e_engine, lise.id), member_id(e2e_engine, omar.id)
+    now = utcnow()
+    with Session(e2e_engine) as session:
+        decision = decisions.start_decision(
+            session=session,
+            team_id=team_id,
+            resident_id=None,
+            origin="pulse",
+            origin_id=9,
+            title="Tryghed i teamet",
+            created_by_member_id=lead_id,
+        )
+        did = require_id(decision)
+        proposal = decisions.add_proposal(
+            session=session, decision_id=did, author_member_id=omar_id, text="Vi spørger ind."
+        )
+        decisions.open_vote(
+            session=session, decision_id=did, closes_at=now + timedelta(days=1), now=now
+        )
+        for voter in (lead_id, omar_id):
+            decisions.cast_vote(
+                session=session,
+                decision_id=did,
+                member_id=voter,
+                proposal_id=require_id(proposal),
+                now=now,
+            )
+        decisions.close_vote(session=session, decision_id=did, now=now)
+        decisions.start_trial(
+            session=session,
+            decision_id=did,
+            aim="Alle tør sige noget",
+            measure="Flere siger noget på mødet",
+            action="Vi spørger ind.",
+            starts_on=now.date(),
+            ends_on=now.date() + timedelta(days=14),
+            follow_up_member_id=lead_id,
+            checkin_every_days=3,
+            by_member_id=lead_id,
+            now=now,
+            tz=COPENHAGEN,
+        )
+        decisions.evaluate(session=session, decision_id=did, outcome="keep", by_member_id=lead_id)
+        session.commit()
+
+    reaction = await omar.send("/proposals")
+
+    assert da("The team has no open proposals or trial actions.") in reaction.text
+    assert da("What we keep doing as a team:") + "\n✅ Vi spørger ind." in reaction.text
