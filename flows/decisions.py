@@ -836,14 +836,20 @@ def _field(update: Update) -> str:
     return message.text.strip()
 
 
-async def _too_long(update: Update, context: StemmeContext, text: str) -> bool:
-    if len(text) <= decisions.FIELD_MAX_LENGTH:
+async def _too_long(
+    update: Update, context: StemmeContext, text: str, limit: int = decisions.FIELD_MAX_LENGTH
+) -> bool:
+    """Asks for a shorter version of an over-long answer; the answer is kept (in the
+    conversation and in the chat above), and the step stays where it is."""
+    if len(text) <= limit:
         return False
+    context.flow_data["draft"] = text
     await respond(
         update,
         context.texts._(
-            "That has {length} characters; at most {limit} fit. Write it shorter."
-        ).format(length=len(text), limit=decisions.FIELD_MAX_LENGTH),
+            "That has {length} characters; at most {limit} fit. I have kept it: copy it from "
+            "your message above and send a shorter version."
+        ).format(length=len(text), limit=limit),
     )
     return True
 
@@ -1117,13 +1123,7 @@ async def store_checkin_note(update: Update, context: StemmeContext) -> str | No
     """Adds the member's note to their check-in."""
     member, _membership, _team = context.require_member()
     text = _field(update)
-    if len(text) > decisions.FIELD_MAX_LENGTH:
-        await respond(
-            update,
-            context.texts._(
-                "That has {length} characters; at most {limit} fit. Write it shorter."
-            ).format(length=len(text), limit=decisions.FIELD_MAX_LENGTH),
-        )
+    if await _too_long(update, context, text):
         return None
     decisions.add_checkin_note(
         session=context.session,
@@ -1245,13 +1245,7 @@ async def store_adjustment(update: Update, context: StemmeContext) -> str | None
     """Ends the trial as "adjust" and starts the next round with the change as a proposal."""
     member, _membership, _team = context.require_member()
     text = _field(update)
-    if len(text) > PROPOSAL_MAX_LENGTH:
-        await respond(
-            update,
-            context.texts._(
-                "That has {length} characters; at most {limit} fit. Write it shorter."
-            ).format(length=len(text), limit=PROPOSAL_MAX_LENGTH),
-        )
+    if await _too_long(update, context, text, PROPOSAL_MAX_LENGTH):
         return None
     decision = _team_decision(context, int(context.flow_data.get("decision_id", 0)))
     if decision is None or decision.status not in (

@@ -244,6 +244,14 @@ async def test_the_whole_loop_from_proposals_to_an_adjusted_second_round(
 
     # The lead fills in the trial action; the action is the winning proposal.
     reaction = await lise.press(f"dec:plan:{did}", message_id=result.message_id)
+    reaction = await lise.send("Fru H. skal have en god morgen. " * 20)
+    assert (
+        da(
+            "That has {length} characters; at most {limit} fit. I have kept it: copy it from "
+            "your message above and send a shorter version."
+        ).format(length=639, limit=500)
+        == reaction.text
+    )
     reaction = await lise.send("Fru H. bestemmer selv over sin morgen.")
     reaction = await lise.send("Hun siger selv, hvornår hun vil op, 5 af 7 dage.")
     assert "Hun vælger selv, hvornår hun vil op." in reaction.text
