@@ -35,7 +35,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, ChatMigrated, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -1449,16 +1449,28 @@ async def render_group_ballot(bot: Bot, prompt: Prompt, session: Session) -> Non
         + texts_._("Members of the team vote with the buttons; each member has one vote.")
     )
     markup = InlineKeyboardMarkup(_vote_buttons(proposals, did, prefix="grp:vote"))
-    try:
-        message = await bot.send_message(link.chat_id, text, reply_markup=markup)
-    except ChatMigrated as error:
-        decisions.migrate_group(
-            session=session, old_chat_id=link.chat_id, new_chat_id=error.new_chat_id
-        )
-        message = await bot.send_message(error.new_chat_id, text, reply_markup=markup)
+    message = await _send_to_group(bot, session, link.chat_id, text, markup)
     decisions.set_group_message(
         session=session, decision_id=did, chat_id=message.chat_id, message_id=message.message_id
     )
+
+
+async def _send_to_group(
+    bot: Bot,
+    session: Session,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> Message:
+    """Sends to the linked group; a group upgraded to a supergroup behind our back (the
+    migration update was missed) is followed and the message sent there."""
+    try:
+        return await bot.send_message(chat_id, text, reply_markup=markup)
+    except ChatMigrated as error:
+        decisions.migrate_group(
+            session=session, old_chat_id=chat_id, new_chat_id=error.new_chat_id
+        )
+        return await bot.send_message(error.new_chat_id, text, reply_markup=markup)
 
 
 async def render_deadline(bot: Bot, prompt: Prompt, session: Session) -> None:
@@ -1535,10 +1547,8 @@ async def render_group_result(bot: Bot, prompt: Prompt, session: Session) -> Non
     if chosen is None:
         return
     texts_ = texts(GROUP_LANGUAGE, _prompt_zone(prompt))
-    await bot.send_message(
-        link.chat_id,
-        texts_._("The vote is closed. The team tries: {text}").format(text=chosen.text),
-    )
+    text = texts_._("The vote is closed. The team tries: {text}").format(text=chosen.text)
+    await _send_to_group(bot, session, link.chat_id, text)
 
 
 async def render_trial_started(bot: Bot, prompt: Prompt, session: Session) -> None:

@@ -116,3 +116,35 @@ async def test_a_group_vote_counts_members_alerts_strangers_and_follows_the_supe
     assert result.text == da("The vote is closed. The team tries: {text}").format(
         text="Hun vælger selv."
     )
+
+
+async def test_a_missed_supergroup_upgrade_is_followed_when_the_vote_is_posted(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    team_id, lise, omar = await team_with_residents(emulator, admin, ALIAS)
+    group = emulator.group(GROUP_ID, "Team Syd")
+    await lise.send("/link", chat=group)
+    await group.migrate_to_supergroup(SUPERGROUP_ID, by=lise, expect_reaction=False)
+    await emulator.wait_idle()
+    # As if the bot had been down during the upgrade: the old id is still stored.
+    with Session(e2e_engine) as session:
+        link = session.exec(select(TeamChat).where(col(TeamChat.team_id) == team_id)).one()
+        link.chat_id = GROUP_ID
+        session.add(link)
+        session.commit()
+
+    did = start_case_decision(e2e_engine, team_id, lise.id)
+    await propose(omar, did, "Radio om morgenen.")
+    await open_vote(lise, did)
+    wake(bot)
+
+    posted = await bot_message(emulator.chat(SUPERGROUP_ID), "Morgenen")
+    assert len(posted.inline_keyboard) == 1
+    assert linked_chat(e2e_engine, team_id) == SUPERGROUP_ID
+    with Session(e2e_engine) as session:
+        decision = decisions.get_decision(session=session, decision_id=did)
+        assert decision is not None
+        assert (decision.group_chat_id, decision.group_message_id) == (
+            SUPERGROUP_ID,
+            posted.message_id,
+        )
