@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from bot.app import DISPATCHER_KEY, StemmeApplication, build_application
 from bot.prompts import Dispatcher
 from flows.i18n import texts
-from storage import decisions
+from storage import decisions, meetings
 from storage.db import require_id, utcnow
 from storage.directory import remove_member
 from storage.models import Checkin, Decision, Prompt, PromptStatus, Proposal, Vote
@@ -526,3 +526,37 @@ async def test_a_kept_team_action_is_shown_under_proposals(
 
     assert da("The team has no open proposals or trial actions.") in reaction.text
     assert da("What we keep doing as a team:") + "\n✅ Vi spørger ind." in reaction.text
+
+
+async def test_the_vote_can_close_at_the_start_of_the_next_meeting(
+    bot: StemmeApplication, emulator: BotApiEmulator, admin: Admin, e2e_engine: Engine
+) -> None:
+    team_id, lise, omar = await team_with_residents(emulator, admin, ALIAS)
+    did = start_case_decision(e2e_engine, team_id, lise.id)
+    await propose(omar, did, "Radio om morgenen.")
+    in_four_days = (utcnow() + timedelta(days=4)).astimezone(COPENHAGEN).date()
+    with Session(e2e_engine) as session:
+        series = meetings.create_series(
+            session=session,
+            team_id=team_id,
+            created_by_member_id=member_id(e2e_engine, lise.id),
+            first_date=in_four_days,
+            start_time=time(14, 0),
+            duration_minutes=60,
+        )
+        (occurrence,) = meetings.generate(
+            session=session, series=series, tz=COPENHAGEN, now=utcnow()
+        )
+        session.commit()
+        meeting_starts = occurrence.starts_at
+
+    await lise.send("/proposals")
+    await lise.press(f"dec:show:{did}")
+    reaction = await lise.press(da("🗳 Open the vote"))
+    (shown,) = reaction.edits
+    assert f"dec:dl:{did}:meet" in [data for row in shown.buttons for _t, data in row]
+    await lise.press(f"dec:dl:{did}:meet")
+
+    row = decision_row(e2e_engine, did)
+    assert (row.status, row.closes_at) == ("voting", meeting_starts)
+    assert row.closes_at == datetime.combine(in_four_days, time(14, 0), tzinfo=COPENHAGEN)
