@@ -809,10 +809,13 @@ async def ask_aim(update: Update, context: StemmeContext) -> str | None:
     if decision is None or decision.status != DecisionStatus.PLANNING:
         await stale_button(update, context)
         return END
+    member, _membership, _team = context.require_member()
     chosen = decisions.chosen_proposal(session=context.session, decision=decision)
     context.flow_data = {
         "decision_id": decision.id,
         "action": chosen.text if chosen else "",
+        # The lead follows up unless they choose someone else: one press less.
+        "follow_up": member.id,
         "days": decisions.DEFAULT_TRIAL_DAYS,
         "every": decisions.DEFAULT_CHECKIN_EVERY_DAYS,
     }

@@ -260,6 +260,16 @@ async def test_the_whole_loop_from_proposals_to_an_adjusted_second_round(
     marks = {user.id: last_id(user.chat) for user in (lise, omar, mette, sara)}
     reaction = await lise.press(da("▶ Start the trial"))
     assert decision_row(e2e_engine, did).status == "trying"
+    with Session(e2e_engine) as session:
+        trial = decisions.get_trial(session=session, decision_id=did)
+        assert trial is not None
+        assert (trial.action, trial.aim, trial.checkin_every_days) == (
+            "Hun vælger selv, hvornår hun vil op.",
+            "Fru H. bestemmer selv over sin morgen.",
+            3,
+        )
+        assert trial.follow_up_member_id == member_id(e2e_engine, OMAR_ID)
+        assert trial.ends_on - trial.starts_on == timedelta(days=14)
     wake(bot)
     await bot_message(mette.chat, "Hun vælger selv", after=marks[mette.id])
 
