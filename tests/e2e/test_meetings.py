@@ -6,13 +6,16 @@ buttons change nothing."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, time, timedelta
+import logging
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from icalendar import Calendar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+import flows.meetings
 from bot.app import SCHEDULER_KEY, StemmeApplication
 from bot.scheduler import GENERATE_MEETINGS_JOB
 from flows.calendar import ICS_FILENAME
@@ -321,7 +324,11 @@ async def test_staff_see_the_meetings_but_cannot_plan_or_cancel(
 
 
 async def test_a_forged_button_for_another_teams_meeting_changes_nothing(
-    emulator: BotApiEmulator, bot: StemmeApplication, admin: Admin, e2e_engine: Engine
+    emulator: BotApiEmulator,
+    bot: StemmeApplication,
+    admin: Admin,
+    e2e_engine: Engine,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     _team_id, lise, _omar = await team_with_residents(emulator, admin)
     _other_team, code = setup_team(admin, "Team Nord")
@@ -330,6 +337,7 @@ async def test_a_forged_button_for_another_teams_meeting_changes_nothing(
     [(other_series, other_occurrences)] = _series(e2e_engine)
     target = other_occurrences[0]
     await lise.send("/meeting")
+    caplog.set_level(logging.WARNING, logger="flows.meetings")
 
     for data in (
         f"mtg:cancel!:{target.id}",
@@ -340,6 +348,11 @@ async def test_a_forged_button_for_another_teams_meeting_changes_nothing(
         reaction = await lise.press_data(data)
         assert reaction.alert == "Den knap er ikke længere aktiv. Intet blev ændret."
 
+    refusals = [r for r in caplog.records if r.getMessage().startswith("Meeting button")]
+    assert len(refusals) == 4
+    lise_member = member_of(e2e_engine, lise.id)
+    assert lise_member is not None
+    assert all(f"member {lise_member.id} " in r.getMessage() for r in refusals)
     [(series, after)] = _series(e2e_engine)
     assert not series.cancelled
     assert [(row.status, row.starts_at, row.sequence) for row in after] == [
@@ -382,3 +395,49 @@ async def test_a_meeting_months_ahead_is_stored_and_one_over_a_year_ahead_refuse
     [(series, [occurrence])] = _series(e2e_engine)
     assert series.repetition == Repetition.MONTHLY and series.place == ""
     assert occurrence.starts_at.astimezone(TZ) == datetime.combine(months, time(10), tzinfo=TZ)
+
+
+async def test_on_a_controlled_clock_24_11_is_read_and_a_weekly_meeting_keeps_14_local(
+    emulator: BotApiEmulator,
+    bot: StemmeApplication,
+    admin: Admin,
+    e2e_engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _team_id, lise, _omar = await team_with_residents(emulator, admin)
+    # Monday 22 March 2027; summer time starts on Sunday 28 March.
+    monkeypatch.setattr(
+        flows.meetings, "clock", lambda: datetime(2027, 3, 22, 10, tzinfo=TZ).astimezone(UTC)
+    )
+    await lise.send("/meeting")
+    reaction = await lise.press("➕ Planlæg et møde")
+    # The days offered are counted from the controlled clock.
+    assert reaction.edits[-1].button_texts[:3] == ["I morgen", "ons. 24. mar.", "tors. 25. mar."]
+
+    reaction = await lise.send("1/3/2027 14:00")
+    assert "Det tidspunkt er allerede gået" in reaction.text
+    await lise.press("tors. 25. mar.")
+    await lise.press("14:00")
+    await lise.press("90 min.")
+    await lise.press("Intet sted")
+    await lise.press("Hver uge")
+    await lise.press("Gem ✔")
+
+    [(_series_row, occurrences)] = _series(e2e_engine)
+    assert [row.starts_at.astimezone(UTC).hour for row in occurrences[:3]] == [13, 12, 12]
+    assert {row.starts_at.astimezone(TZ).time() for row in occurrences} == {time(14)}
+
+    # "24/11 14:00" typed in November 2027 is 24 November 2027 (winter: 13:00Z).
+    monkeypatch.setattr(
+        flows.meetings, "clock", lambda: datetime(2027, 11, 10, 9, tzinfo=TZ).astimezone(UTC)
+    )
+    await lise.send("/meeting")
+    await lise.press("➕ Planlæg et møde")
+    reaction = await lise.send("24/11 14:00")
+    assert "onsdag den 24. november kl. 14:00. Hvor lang tid varer mødet?" in reaction.text
+    await lise.press("60 min.")
+    await lise.press("Intet sted")
+    await lise.press("Kun én gang")
+    await lise.press("Gem ✔")
+    [_first, (_single, [occurrence])] = _series(e2e_engine)
+    assert occurrence.starts_at == datetime(2027, 11, 24, 13, tzinfo=UTC)
