@@ -63,7 +63,7 @@ logger = logging.getLogger(__name__)
 clock: Callable[[], datetime] = utcnow
 
 LIST_SIZE = 5
-DAYS_PER_PAGE = 6
+DAYS_PER_PAGE = 7
 MAX_DAYS_AHEAD = 8 * 7
 # A meeting can be planned (or moved) at most this far ahead.
 MAX_AHEAD = timedelta(days=366)

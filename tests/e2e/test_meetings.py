@@ -412,7 +412,21 @@ async def test_on_a_controlled_clock_24_11_is_read_and_a_weekly_meeting_keeps_14
     await lise.send("/meeting")
     reaction = await lise.press("➕ Planlæg et møde")
     # The days offered are counted from the controlled clock.
-    assert reaction.edits[-1].button_texts[:3] == ["I morgen", "ons. 24. mar.", "tors. 25. mar."]
+    # The days offered are counted from the controlled clock: a whole week, so the same
+    # weekday next week is there too, and a week further per press.
+    assert reaction.edits[-1].button_texts == [
+        "I morgen",
+        "ons. 24. mar.",
+        "tors. 25. mar.",
+        "fre. 26. mar.",
+        "lør. 27. mar.",
+        "søn. 28. mar.",
+        "man. 29. mar.",
+        "Næste uge ▶",
+    ]
+    reaction = await lise.press("Næste uge ▶")
+    assert reaction.edits[-1].button_texts[0] == "tirs. 30. mar."
+    await lise.press("◀ Før")
 
     reaction = await lise.send("1/3/2027 14:00")
     assert "Det tidspunkt er allerede gået" in reaction.text
