@@ -202,6 +202,9 @@ async def test_the_whole_loop_from_listening_to_the_second_iteration(
     await lise.press(da("Keep it as it is"))
     await lise.press("Omar")
     await lise.press(da("▶ Start the trial"))
+    with Session(e2e_engine) as session:
+        trying = session.get(Decision, did)
+        assert trying is not None and trying.status == "trying"
     reaction = await lise.send("/cases")
     assert f"{ALIAS} · Trin 4 af 4: afprøve" in reaction.text
     assert "Forsøget slutter" in reaction.text
