@@ -8,14 +8,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import time, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from telegram import Bot
 
 from bot.app import StemmeApplication
 from flows.agenda import entry_line
+from flows.cases import renderers
 from flows.i18n import texts
 from storage import cases
 from storage.agenda import build_agenda
@@ -32,6 +35,7 @@ from storage.models import (
     PromptStatus,
     Resident,
     ResidentCase,
+    Role,
 )
 from storage.residents import deactivate_resident
 from tests.e2e.conftest import Admin
@@ -347,3 +351,68 @@ async def test_bad_input_during_listening_loses_nothing(
     with Session(e2e_engine) as session:
         unchanged = session.get(ResidentCase, open_case.id)
         assert unchanged is not None and unchanged.closed_at is None
+
+
+class _RecordingBot:
+    """Stands in for the dispatcher's bot: records what a renderer sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str, list[str]]] = []
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> None:
+        markup = kwargs.get("reply_markup")
+        data = [b.callback_data for row in markup.inline_keyboard for b in row] if markup else []
+        self.sent.append((chat_id, text, data))
+
+
+async def test_an_invitation_is_sent_only_while_the_case_waits_for_the_team(
+    e2e_engine: Engine,
+) -> None:
+    with Session(e2e_engine, expire_on_commit=False) as session:
+        team = make_team(session=session)
+        lead = make_member(session=session, team=team, role=Role.LEAD, language="en")
+        listener = make_member(session=session, team=team, name="Omar")
+        staff = make_member(session=session, team=team)
+        resident = make_resident(session=session, team=team, alias=FRU_H)
+        case = cases.start_case(
+            session=session,
+            team_id=require_id(team),
+            resident_id=require_id(resident),
+            listener_member_id=require_id(listener.member),
+            kind=CaseKind.OBSERVATION,
+        )
+        invitations = {
+            p.member_id: p
+            for p in cases.bring_to_team(
+                session=session,
+                case=case,
+                member_id=require_id(listener.member),
+                summary=None,
+                tz="Europe/Copenhagen",
+            )
+        }
+        session.commit()
+        bot = _RecordingBot()
+        render = renderers()[cases.KIND_PERSPECTIVE]
+
+        await render(cast(Bot, bot), invitations[lead.member.id], session)
+        remove_member(
+            session=session,
+            team_id=require_id(team),
+            member_id=require_id(staff.member),
+            actor_member_id=require_id(lead.member),
+        )
+        await render(cast(Bot, bot), invitations[staff.member.id], session)
+        cases.go_to_decision(
+            session=session, case=case, member_id=require_id(lead.member), title=FRU_H
+        )
+        await render(cast(Bot, bot), invitations[lead.member.id], session)
+
+    assert bot.sent == [
+        (
+            lead.member.telegram_id,
+            f"Borgerens stemme: Omar has listened to {FRU_H}. Before the team talks about it: "
+            f"what do you see when you help {FRU_H}?",
+            [f"case:persp:{case.id}", f"case:view:{case.id}"],
+        )
+    ]
