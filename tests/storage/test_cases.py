@@ -109,20 +109,28 @@ def test_a_resident_has_one_open_case_and_others_can_have_theirs(session: Sessio
     assert len(stored) == 2
 
 
-def test_two_members_opening_a_case_at_once_get_one_case(engine: Engine) -> None:
+def test_two_members_opening_a_case_at_once_get_one_case(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with Session(engine, expire_on_commit=False) as setup:
         team_id, lead, listener, _others, resident_id = _team(setup)
         setup.commit()
     first = Session(engine, expire_on_commit=False)
     # The first member's case is inserted but not committed yet.
     won = _start(first, team_id, resident_id, listener)
+    checked = threading.Event()
+
+    def check_before_the_commit(*, session: Session, resident_id: int) -> None:
+        """The second member's check, as it runs before the first commit: no open case."""
+        checked.set()
+
+    monkeypatch.setattr(cases, "open_case_of_resident", check_before_the_commit)
     outcome: list[object] = []
 
     def second_member() -> None:
         with Session(engine, expire_on_commit=False) as second:
             try:
-                # Its check finds no open case (the first is not committed): the insert
-                # waits for the first transaction and then hits the unique constraint.
+                # The insert waits for the first transaction and then hits the constraint.
                 outcome.append(_start(second, team_id, resident_id, lead))
                 second.commit()
             except CaseAlreadyOpen as error:
@@ -130,7 +138,8 @@ def test_two_members_opening_a_case_at_once_get_one_case(engine: Engine) -> None
 
     racer = threading.Thread(target=second_member)
     racer.start()
-    racer.join(timeout=0.5)  # it waits for the first transaction's lock
+    assert checked.wait(timeout=10)
+    racer.join(timeout=0.3)  # it waits for the first transaction's lock
     first.commit()
     racer.join(timeout=10)
     first.close()
