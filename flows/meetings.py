@@ -235,18 +235,17 @@ async def _show_list(update: Update, context: StemmeContext, *, edit: bool) -> s
                 ),
             ]
         )
+    # A repeating series goes on until it is stopped (a single meeting is just cancelled).
     for series in meetings.active_series(session=context.session, team_id=team_id):
-        upcoming = [occurrence for occurrence, row in rows if row.id == series.id]
-        if series.repetition == Repetition.NONE or not upcoming:
+        if series.repetition == Repetition.NONE:
             continue
-        local = upcoming[0].starts_at.astimezone(_zone(context))
         buttons.append(
             [
                 InlineKeyboardButton(
                     _("⏹ Stop the series: {repetition}, {weekday} {time}").format(
                         repetition=_repetition(texts, series.repetition).lower(),
-                        weekday=_weekday(texts, local.date()),
-                        time=texts.clock(local),
+                        weekday=_weekday(texts, series.first_date),
+                        time=series.start_time.strftime("%H:%M"),
                     ),
                     callback_data=f"mtg:stop:{series.id}",
                 )
