@@ -30,7 +30,7 @@ MEMBER_COMMANDS = (
     Command("residents", N_("The team's residents")),
     Command("voice", N_("Borgerens stemme: listen to a resident")),
     Command("cases", N_("The team's cases: steps and what they wait for")),
-    Command("meeting", N_("Reflection meetings: the next ones, and planning")),
+    Command("meeting", N_("The team's reflection meetings")),
     Command("pulse", N_("Psychological safety pulse: answer anonymously")),
     Command("dilemma", N_("Bring a care dilemma to the next meeting")),
     Command("dilemmas", N_("The team's open dilemmas")),
