@@ -544,3 +544,27 @@ def test_the_daily_job_keeps_the_window_rolling_as_the_clock_moves(
     assert scheduler.generate_meetings(engine, TZ, four_weeks_later + timedelta(weeks=2)) == 0
     session.expire_all()
     assert len(meetings.occurrences(session=session, series_id=id_of_series(series))) == 12
+
+
+def test_one_failing_series_does_not_stop_the_daily_job(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team = _team(session)
+    broken = _series(session, team, date(2026, 3, 2))
+    fine = _series(session, team, date(2026, 3, 3))
+    real_generate = meetings.generate
+
+    def generate(*, series: MeetingSeries, **kwargs: object) -> list[MeetingOccurrence]:
+        result = real_generate(series=series, **kwargs)  # type: ignore[arg-type]
+        if series.id == broken.id:
+            raise RuntimeError("a broken series")
+        return result
+
+    monkeypatch.setattr(meetings, "generate", generate)
+
+    count = meetings.generate_all(session=session, tz=TZ, now=_utc(2026, 2, 25, 9))
+    session.commit()
+
+    assert count == 8
+    assert meetings.occurrences(session=session, series_id=id_of_series(broken)) == []
+    assert len(meetings.occurrences(session=session, series_id=id_of_series(fine))) == 8
