@@ -19,6 +19,11 @@ schedules each one's prompts in the prompt queue; both are idempotent, so it can
 daily, after a restart and in two processes. An occurrence keeps its number in the
 series, so a moved or cancelled one is never generated again. Every prompt key starts
 with ``meeting:<occurrence id>:``, which is what moving or cancelling cancels.
+
+Moving or cancelling an occurrence raises its ``sequence`` (the calendar file's
+SEQUENCE). ``schedule_notices`` queues one ``meeting.invitation`` prompt per active
+member when a meeting is planned, moved or cancelled, under ``meeting-notice:`` keys that
+later changes leave alone; ``generate_all`` is the daily job's work.
 docs/scheduling.md has the kinds and their late policy.
 """
 
