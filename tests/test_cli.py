@@ -155,11 +155,12 @@ def test_admin_commands_ask_for_an_upgrade_on_a_new_database(cli_url: str, cli: 
 
 
 def test_an_unreachable_database_is_reported_without_its_password(
-    cli_url: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
+    cli_url: str, cli: Cli, monkeypatch: pytest.MonkeyPatch, data_key: str
 ) -> None:
     monkeypatch.setenv(
         "STEMME_DATABASE_URL", "postgresql://stemme:hunter2@127.0.0.1:9/stemme?connect_timeout=2"
     )
+    monkeypatch.setenv("STEMME_DATA_KEY", data_key)
 
     result = cli("db", "upgrade")
 
