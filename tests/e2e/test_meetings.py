@@ -455,3 +455,35 @@ async def test_on_a_controlled_clock_24_11_is_read_and_a_weekly_meeting_keeps_14
     await lise.press("Gem ✔")
     [_first, (_single, [occurrence])] = _series(e2e_engine)
     assert occurrence.starts_at == datetime(2027, 11, 24, 13, tzinfo=UTC)
+
+
+async def test_each_member_is_told_in_their_own_language(
+    emulator: BotApiEmulator, bot: StemmeApplication, admin: Admin, e2e_engine: Engine
+) -> None:
+    _team_id, lise, omar = await team_with_residents(emulator, admin)
+    mette, _ = await join(emulator, METTE_ID, "Mette", await staff_invite_code(lise), "en")
+
+    await lise.send("/meeting")
+    await lise.press("➕ Planlæg et møde")
+    await lise.press("I morgen")
+    await lise.press("09:00")
+    await lise.press("30 min.")
+    await lise.send("Personalestuen")
+    await lise.press("Hver anden uge")
+    await lise.press("Gem ✔")
+
+    await _wait_documents([omar, mette], 1)
+    [danish], [english] = _documents(omar), _documents(mette)
+    assert (danish.caption or "").startswith("📅 Team Syd holder refleksionsmøde")
+    assert "Gentages: Hver anden uge" in (danish.caption or "")
+    assert (english.caption or "").startswith("📅 Team Syd has a reflection meeting")
+    assert "Repeats: Every second week" in (english.caption or "")
+    assert "Place: Personalestuen" in (english.caption or "")
+    [event_da] = _calendar(danish).walk("VEVENT")
+    [event_en] = _calendar(english).walk("VEVENT")
+    assert str(event_da["SUMMARY"]) == "Refleksionsmøde – Team Syd"
+    assert str(event_en["SUMMARY"]) == "Reflection meeting – Team Syd"
+    assert str(event_en["LOCATION"]) == "Personalestuen"
+    assert event_da["UID"] == event_en["UID"]
+    tomorrow_nine = datetime.combine(_today() + timedelta(days=1), time(9), tzinfo=TZ)
+    assert event_en.decoded("DTSTART") == tomorrow_nine
