@@ -94,8 +94,12 @@ class SendLimiter(BaseRateLimiter[None]):
         group_per_minute: float = GROUP_PER_MINUTE,
         group_period: float = 60,
     ) -> None:
-        """``group_period`` (seconds) is there for tests, which scale a minute down."""
-        self._overall = AsyncLimiter(overall_per_second, 1)
+        """``group_period`` (seconds) is there for tests, which scale a minute down.
+
+        Each limiter is a bucket of one, refilled at the allowed rate: messages leave evenly
+        spaced (one every 1/30 s; one every 3 s per group). A bucket of the full rate would
+        start full and let twice the limit through in the first second (or minute)."""
+        self._overall = AsyncLimiter(1, 1 / overall_per_second)
         self._group_per_minute = group_per_minute
         self._group_period = group_period
         self._groups: dict[int | str, AsyncLimiter] = {}
@@ -152,7 +156,7 @@ class SendLimiter(BaseRateLimiter[None]):
         limiter = self._groups.get(chat_id)
         if limiter is None:
             limiter = self._groups[chat_id] = AsyncLimiter(
-                self._group_per_minute, self._group_period
+                1, self._group_period / self._group_per_minute
             )
         return limiter
 
