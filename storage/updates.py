@@ -12,15 +12,18 @@ NOTHING``) and is skipped once it commits, or processed if it rolled back.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from storage.db import utcnow
 from storage.models import ProcessedUpdate
+
+# The longest a step waits for a row another worker holds (PostgreSQL).
+LOCK_TIMEOUT = timedelta(seconds=3)
 
 
 def record(*, session: Session, update_id: int, now: datetime | None = None) -> bool:
@@ -36,17 +39,23 @@ def record(*, session: Session, update_id: int, now: datetime | None = None) -> 
     return session.execute(statement).first() is not None
 
 
-def begin(*, session: Session, update_id: int) -> bool:
+def begin(*, session: Session, update_id: int, lock_timeout: timedelta = LOCK_TIMEOUT) -> bool:
     """Starts processing ``update_id`` in the step's transaction; False when it was
     processed before (skip it).
 
     PostgreSQL: records it now, so a delivery of the same update running at the same
-    moment in another worker waits on this row and is skipped once this one commits.
+    moment in another worker waits on this row and is skipped once this one commits. No
+    statement of the step waits longer than ``lock_timeout`` for a row another worker
+    holds (this one, or the user's conversation): it fails like an unavailable database,
+    and the update is delivered again once the other worker is done, instead of the
+    waiting holding up the worker's event loop.
     SQLite: only looks, and ``finish`` records it at the end: an insert now would hold
     SQLite's single write lock for the whole step, Telegram calls included, and stop every
     other writer of the process (one process, updates one after the other: nothing can
     run the same update in between)."""
     if _dialect(session) == "postgresql":
+        milliseconds = int(lock_timeout.total_seconds() * 1000)
+        session.execute(text(f"SET LOCAL lock_timeout = {milliseconds}"))
         return record(session=session, update_id=update_id)
     return not was_processed(session=session, update_id=update_id)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -90,3 +91,18 @@ def test_begin_and_finish_skip_an_update_processed_before(engine: Engine) -> Non
         pass
     with session_scope(engine) as session:
         assert updates.begin(session=session, update_id=22) is True
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_step_waits_for_another_workers_row_only_briefly(
+    engine: Engine,
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks with a timeout are PostgreSQL's")
+    with session_scope(engine) as first:
+        assert updates.begin(session=first, update_id=31)
+        with pytest.raises(OperationalError) as raised, session_scope(engine) as second:
+            updates.begin(session=second, update_id=31, lock_timeout=timedelta(milliseconds=200))
+        assert health.database_unavailable(raised.value)
+    with session_scope(engine) as session:
+        assert updates.begin(session=session, update_id=31) is False
