@@ -260,3 +260,42 @@ async def test_stemme_run_webhook_with_a_rejected_token_exits_2_without_printing
     assert process.returncode == 2
     assert "Telegram rejected the bot token" in output
     assert "WRONG-TOKEN" not in output and SECRET not in output
+
+
+@pytest.mark.postgres
+async def test_the_same_update_posted_to_both_workers_at_once_is_answered_once(
+    emulator: BotApiEmulator, e2e_database_url: str, e2e_engine: Engine
+) -> None:
+    """Telegram redelivering while the first delivery still runs: the second waits on the
+    first one's record (here in the same event loop, so it gives up after the lock timeout
+    with 503, as it would if it had to wait too long) and the user is answered once."""
+    anna = emulator.user(7401, "Anna", language_code="da")
+    update = {
+        "update_id": 990_001,
+        "message": {
+            "message_id": 1,
+            "date": 1_790_000_000,
+            "chat": {"id": anna.id, "type": "private", "first_name": "Anna"},
+            "from": anna.as_dict(),
+            "text": "/start",
+        },
+    }
+    async with (
+        webhook_worker(emulator, e2e_database_url) as first,
+        webhook_worker(emulator, e2e_database_url) as second,
+        aiohttp.ClientSession() as client,
+    ):
+        emulator.delay_next("sendMessage", 0.5)  # the first delivery is still answering
+
+        async def post(url: str) -> int:
+            headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            async with client.post(url, json=update, headers=headers) as response:
+                return response.status
+
+        statuses = await asyncio.gather(post(first.url), post(second.url))
+        await emulator.wait_idle()
+
+    assert 200 in statuses and set(statuses) <= {200, 503}
+    assert len([c for c in emulator.calls_for("sendMessage") if c.ok]) == 1
+    with Session(e2e_engine) as session:
+        assert session.exec(select(func.count()).select_from(ProcessedUpdate)).one() == 1
