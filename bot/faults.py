@@ -16,7 +16,9 @@ Which calls are repeated, and why:
   ``deleteWebhook``, ``deleteMyCommands``) are repeated, every other call fails as before
   (the router rolls the step back and apologises).
 - **ChatMigrated** (a group became a supergroup): the call was refused, so it is repeated
-  once to the new chat id; the chat ids are logged (a group's id is not personal data).
+  once to the new chat id, also without ``retry`` (the dispatcher's bot); the chat ids are
+  logged (a group's id is not personal data). ``flows/groups.py`` stores the new id when
+  the migration's service message arrives.
 - **Forbidden** (a user blocked the bot or deleted their account) and **BadRequest** are
   never repeated: they are only counted, and the caller handles them.
 - The **command menu** calls (``setMyCommands``, ``deleteMyCommands``,
@@ -138,7 +140,7 @@ class TelegramRequest(HTTPXRequest):
                 return code, payload
             kind, retry_after, new_chat_id = classify(code, payload)
             metrics.TELEGRAM_ERRORS.inc(kind=kind)
-            if not retry:
+            if not retry and kind != "ChatMigrated":
                 return code, payload
             if kind == "RetryAfter" and retry_after is not None:
                 if waited + retry_after <= self.max_wait:

@@ -322,3 +322,9 @@ async def test_a_send_to_a_group_that_became_a_supergroup_goes_to_the_new_chat(
     assert texts_in(emulator, -4001) == []
     assert "chat -4001 became supergroup -1004001" in caplog.text
     assert metrics.TELEGRAM_ERRORS.value(kind="ChatMigrated") == migrated + 1
+
+    # The dispatcher's bot repeats nothing else, but follows the group too.
+    request = TelegramRequest(retry=False)
+    async with Bot(TOKEN, base_url=emulator.base_url, request=request) as dispatcher_bot:
+        await dispatcher_bot.send_message(-4001, "Påmindelse: møde i morgen")
+    assert texts_in(emulator, -1_004_001)[-1] == "Påmindelse: møde i morgen"
