@@ -11,7 +11,10 @@ receives every update, opens one database session for it, and
    PostgreSQL), offers the update to that flow's handlers for that state, and
 3. commits the new state and data in the same transaction as whatever the step
    stored. A step is therefore all or nothing, and the next update continues
-   exactly there, after a restart or in another process.
+   exactly there, after a restart or in another process. When the receiver can have
+   the update delivered again (``DELIVERY``: webhook workers, stemme's polling loop),
+   the update's id is recorded in that transaction too, a redelivery is skipped, and
+   an unavailable database leaves the update for the next delivery.
 
 A flow is declared like a ``ConversationHandler``: entry points and a
 ``states={...}`` table of ordinary python-telegram-bot handlers, whose callbacks
