@@ -679,7 +679,11 @@ def handover_text(texts: Texts, shift: Shift, notes: list[rhythm.HandoverNote], 
     for item in notes:
         labels = ", ".join(marker_label(texts, marker) for marker in item.markers)
         head = f"• {item.alias}" + (f" · {labels}" if labels else "")
-        body = "🎤" if item.note.text is None else shorten(item.note.text, EXCERPT_LENGTH)
+        if item.note.text is not None:
+            body = shorten(item.note.text, EXCERPT_LENGTH)
+        else:
+            seconds = item.note.voice_duration or 0
+            body = f"🎤 {seconds // 60}:{seconds % 60:02d}"
         lines += [head, f"  {body}"]
     if total > len(notes):
         lines += ["", texts._("…and {count} more: see /moments").format(count=total - len(notes))]

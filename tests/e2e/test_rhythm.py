@@ -228,6 +228,9 @@ async def test_the_handover_brings_the_previous_shifts_moments_once_and_nothing_
     team_id, lise, omar = await team_with_residents(emulator, admin, ALIAS)
     lise_id = _member_id(e2e_engine, LEAD_ID)
     await take_note(omar, ALIAS, "Hun nynnede med, da vi sang ved frokosten.", "Nærvær")
+    await omar.send_voice(65)
+    await omar.press(ALIAS)
+    await omar.press("Gem ✔")
     await lise.send("/me")
     await lise.press("Slå vagtoverlap til")
     before = len(_bot_texts(lise))
@@ -239,7 +242,8 @@ async def test_the_handover_brings_the_previous_shifts_moments_once_and_nothing_
     await emulator.wait_idle(settle=0.2)
     new = _bot_texts(lise)[before:]
     assert len(new) == 1
-    assert "Vagtoverlap fra" in new[0] and "1 mikroøjeblik" in new[0]
+    assert "Vagtoverlap fra" in new[0] and "2 mikroøjeblikke" in new[0]
+    assert "🎤 1:05" in new[0]
     assert ALIAS in new[0] and "Nærvær" in new[0]
     assert "Hun nynnede med" in new[0]
     assert not any("Vagtoverlap fra" in text for text in _bot_texts(omar))
