@@ -223,3 +223,28 @@ async def test_metrics_count_updates_requests_and_telegram_errors(
     assert metrics.WEBHOOK_REQUESTS.value(status="403") == refused + 1
     assert metrics.TELEGRAM_ERRORS.value(kind="Forbidden") >= forbidden + 1
     assert f'stemme_updates_total{{outcome="handled"}} {int(handled + 1)}' in text
+
+
+async def test_a_step_that_takes_too_long_gets_503_is_undone_and_the_redelivery_runs(
+    worker: Worker, emulator: BotApiEmulator
+) -> None:
+    impatient = build_asgi(
+        worker.application, path=webhook_path(URL), secret=SECRET, process_timeout=0.3
+    )
+    update = message_update(emulator, 901, 7006, "/start")
+    emulator.delay_next("sendMessage", 2.0)  # Telegram does not answer in time
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=impatient), base_url="http://worker"
+    ) as client:
+        response = await client.post(
+            "/telegram/hook", json=update, headers={SECRET_HEADER: SECRET}
+        )
+        assert response.status_code == 503
+        assert not processed(worker.database_url, 901)
+
+        response = await client.post(
+            "/telegram/hook", json=update, headers={SECRET_HEADER: SECRET}
+        )
+    assert response.status_code == 200
+    assert processed(worker.database_url, 901)
+    assert len(sent_to(emulator, 7006)) == 1
