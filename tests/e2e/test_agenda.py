@@ -69,9 +69,8 @@ class Clock:
 
 def _dispatcher(bot: StemmeApplication, clock: Clock) -> Dispatcher:
     """The application's dispatcher on the test's clock, running a round only when woken
-    (by the test or by a flow). Its idle rounds take SQLite's write lock every second from
-    the event loop the whole bot shares; one that meets a step holding the lock across a
-    Bot API call freezes the loop for the 5 s busy timeout (see the report of issue 5)."""
+    (by the test after moving the clock, or by a flow that scheduled prompts), so the test
+    decides what is due when."""
     dispatcher: Dispatcher = bot.bot_data[DISPATCHER_KEY]
     dispatcher.now = clock
     dispatcher.idle_wait = 3600
