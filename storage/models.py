@@ -362,14 +362,15 @@ class MeetingOccurrence(SQLModel, table=True):
 AGENDA_POINT_MAX_LENGTH = 200
 
 
-# A point the lead added by hand to one meeting's agenda (short free text, no CPR number).
+# A point the lead added by hand to one meeting's agenda (short free text, at most
+# AGENDA_POINT_MAX_LENGTH characters, no CPR number; encrypted at rest like note text).
 class AgendaPoint(SQLModel, table=True):
     __tablename__ = "agenda_point"
 
     id: int | None = Field(default=None, primary_key=True)
     occurrence_id: int = Field(foreign_key="meeting_occurrence.id", index=True)
     team_id: int = Field(foreign_key="team.id")
-    text: str = Field(max_length=AGENDA_POINT_MAX_LENGTH)
+    text: str = Field(sa_type=EncryptedText)
     created_by_member_id: int | None = Field(default=None, foreign_key="member.id")
     created_at: datetime = _utc_column()
 
@@ -390,7 +391,8 @@ class AgendaExclusion(SQLModel, table=True):
 
 
 # The minutes of one meeting: which agenda entries were discussed ([kind, ref_id] pairs,
-# ids only) and what was decided (optional text, at most NOTE_MAX_LENGTH characters).
+# ids only) and what was decided (optional text, at most NOTE_MAX_LENGTH characters,
+# encrypted at rest like note text).
 class MeetingMinutes(SQLModel, table=True):
     __tablename__ = "meeting_minutes"
     __table_args__ = (UniqueConstraint("occurrence_id", name="uq_meeting_minutes_occurrence_id"),)
@@ -400,7 +402,7 @@ class MeetingMinutes(SQLModel, table=True):
     team_id: int = Field(foreign_key="team.id", index=True)
     recorded_by_member_id: int | None = Field(default=None, foreign_key="member.id")
     discussed: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    decision: str | None = Field(default=None, sa_type=Text)
+    decision: str | None = Field(default=None, sa_type=EncryptedText)
     created_at: datetime = _utc_column()
 
 

@@ -12,9 +12,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from storage import agenda, meetings, prompts
+from storage import agenda, crypto, meetings, prompts
 from storage.agenda import AgendaEntry, AgendaProblem
 from storage.cpr import CprNumberRefused
 from storage.db import require_id as id_of
@@ -446,3 +447,33 @@ def test_the_fan_out_is_under_the_meetings_cancel_prefix(session: Session) -> No
 
     assert removed >= 2
     assert _keys(session, agenda.KIND_AGENDA) == {}
+
+
+def test_points_and_decisions_are_encrypted_at_rest(session: Session) -> None:
+    crew = _crew(session)
+    occurrence_id = id_of(crew.occurrences[0])
+    agenda.add_point(
+        session=session,
+        team_id=id_of(crew.team),
+        occurrence_id=occurrence_id,
+        text="Fru H. og sangen",
+        member_id=crew.lead_id,
+    )
+    agenda.record_minutes(
+        session=session,
+        team_id=id_of(crew.team),
+        occurrence_id=occurrence_id,
+        member_id=crew.lead_id,
+        discussed=[],
+        decision="Vi synger med Fru H.",
+        now=_utc(10, 15),
+    )
+    session.commit()
+
+    raw = [
+        *session.execute(text("SELECT text FROM agenda_point")).scalars(),
+        *session.execute(text("SELECT decision FROM meeting_minutes")).scalars(),
+    ]
+    assert len(raw) == 2 and not any("Fru H." in value for value in raw)
+    assert all(crypto.is_encrypted(value) for value in raw)
+    assert _build(session, crew, 0).points.popitem()[1] == "Fru H. og sangen"

@@ -6,7 +6,8 @@ Create Date: 2026-11-23 01:45:00
 
 agenda_point holds a point the lead added to one meeting's agenda; agenda_exclusion an
 entry (note, case, ...) removed from one meeting's agenda without deleting it;
-meeting_minutes what one meeting discussed (ids only) and decided.
+meeting_minutes what one meeting discussed (ids only) and decided. The point's and the
+decision's text are encrypted at rest (storage/crypto.py), so their columns are TEXT.
 
 The agenda's note query uses note's existing (team_id, created_at) index; the counts
 join note_marker by its primary key (note_id, marker).
@@ -34,7 +35,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("occurrence_id", sa.Integer(), nullable=False),
         sa.Column("team_id", sa.Integer(), nullable=False),
-        sa.Column("text", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        # Encrypted at rest (storage.crypto.EncryptedText): the column holds the token.
+        sa.Column("text", sa.Text(), nullable=False),
         sa.Column("created_by_member_id", sa.Integer(), nullable=True),
         sa.Column("created_at", storage.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -80,6 +82,7 @@ def upgrade() -> None:
         sa.Column("team_id", sa.Integer(), nullable=False),
         sa.Column("recorded_by_member_id", sa.Integer(), nullable=True),
         sa.Column("discussed", sa.JSON(), nullable=False),
+        # Encrypted at rest (storage.crypto.EncryptedText).
         sa.Column("decision", sa.Text(), nullable=True),
         sa.Column("created_at", storage.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
