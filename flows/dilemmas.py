@@ -36,6 +36,23 @@ from storage.models import DILEMMA_MAX_LENGTH, Dilemma
 
 logger = logging.getLogger(__name__)
 
+
+async def reply_after_commit(
+    context: StemmeContext,
+    update: Update,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    edit: bool = True,
+) -> None:
+    """Answers once the step's changes are committed, so what the user reads is stored."""
+
+    async def send() -> None:
+        await respond(update, text, markup, edit=edit)
+
+    context.after_commit(send)
+
+
 PREVIEW_LENGTH = 300
 AGENDA_EXCERPT = 80
 TEXT = filters.TEXT & ~filters.COMMAND
@@ -173,7 +190,7 @@ async def store(update: Update, context: StemmeContext) -> str | None:
         if anonymous
         else _("Saved ✔ dilemma #{number}. It goes on the team's next meeting agenda.")
     )
-    await respond(update, confirmation.format(number=dilemma.id))
+    await reply_after_commit(context, update, confirmation.format(number=dilemma.id))
     return END
 
 
@@ -350,7 +367,8 @@ async def link(update: Update, context: StemmeContext) -> str | None:
         await stale_button(update, context)
         return None
     dilemma_store.link_decision(session=context.session, dilemma=dilemma, decision_id=decision.id)
-    await respond(
+    await reply_after_commit(
+        context,
         update,
         context.texts._("Dilemma #{number} is linked to “{title}”.").format(
             number=dilemma.id, title=decision.title
@@ -378,7 +396,8 @@ async def new_decision(update: Update, context: StemmeContext) -> str | None:
         created_by_member_id=require_id(member),
     )
     dilemma_store.link_decision(session=context.session, dilemma=dilemma, decision_id=decision.id)
-    await respond(
+    await reply_after_commit(
+        context,
         update,
         _("A trial action from dilemma #{number}: the team can now propose what to try.").format(
             number=dilemma.id

@@ -43,6 +43,23 @@ from storage.models import Member, Prompt, Pulse, PulseRepeat, Role, Team
 
 logger = logging.getLogger(__name__)
 
+
+async def reply_after_commit(
+    context: StemmeContext,
+    update: Update,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    edit: bool = True,
+) -> None:
+    """Answers once the step's changes are committed, so what the user reads is stored."""
+
+    async def send() -> None:
+        await respond(update, text, markup, edit=edit)
+
+    context.after_commit(send)
+
+
 DEFAULT_ZONE = "Europe/Copenhagen"
 CAPTION_LIMIT = 1024
 ITEM_HINT = N_("Answer with one of the buttons 1 to 7, or send /cancel.")
@@ -188,7 +205,8 @@ async def answer(update: Update, context: StemmeContext) -> str | None:
         await respond(update, _("You have already answered this pulse. Thank you!"))
         return END
     logger.info("Pulse %s answered in team %s", pulse.id, team.id)
-    await respond(
+    await reply_after_commit(
+        context,
         update,
         _(
             "Thank you! Your answers are saved without your name, only as part of the team's "
@@ -325,7 +343,7 @@ async def start(update: Update, context: StemmeContext) -> str | None:
         "reminder after two days if they have not answered.",
         pulse.invited,
     ).format(when=context.texts.when(pulse.closes_at), count=pulse.invited)
-    await respond(update, text)
+    await reply_after_commit(context, update, text)
     return END
 
 
@@ -334,7 +352,7 @@ async def stop(update: Update, context: StemmeContext) -> str | None:
     """Stops a repeating pulse (an open one stays open)."""
     _member, _membership, team = context.require_member()
     pulses.stop_repeating(session=context.session, team_id=require_id(team), now=utcnow())
-    await respond(update, context.texts._("The pulse no longer repeats."))
+    await reply_after_commit(context, update, context.texts._("The pulse no longer repeats."))
     return END
 
 
@@ -472,7 +490,7 @@ async def _send_result(update: Update, context: StemmeContext, pulse: Pulse) -> 
     text = result_text(context.texts, team, shown)
     chat = update.effective_chat
     if not shown.visible:
-        await respond(update, text)
+        await reply_after_commit(context, update, text)
         return
     png = await chart_png(context.texts, team, shown)
     rows = []
@@ -554,7 +572,8 @@ async def start_trial(update: Update, context: StemmeContext) -> str | None:
         ),
         created_by_member_id=require_id(member),
     )
-    await respond(
+    await reply_after_commit(
+        context,
         update,
         _(
             "A trial action for the whole team: everyone can now propose what the team will "

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -29,6 +30,7 @@ from storage.models import (
     Conversation,
     Member,
     Prompt,
+    Proposal,
     Pulse,
     PulseParticipation,
     Role,
@@ -39,6 +41,7 @@ from tests.e2e.people import join, setup_team, staff_invite_code, team_with_resi
 from tests.emulator import BotApiEmulator, EmuMessage, EmuUser
 from tests.factories import id_of, make_member
 
+T = TypeVar("T")
 TZ = ZoneInfo("Europe/Copenhagen")
 da = texts("da", TZ)._
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -202,8 +205,8 @@ async def _trial_voted_and_checked_in(
     await omar.press(button)
     await omar.press(da("➕ Propose"))
     await omar.send("Vi siger højt på vagtskiftet, når vi er i tvivl om noget.")
-    with Session(engine) as session:
-        [proposal] = decisions.proposals_of(session=session, decision_id=decision_id)
+    # The vote's flow answers before it commits: wait for the proposal to be stored.
+    proposal = await _eventually(lambda: _only_proposal(engine, decision_id))
     await lise.send("/proposals")
     await lise.press(button)
     await lise.press(da("🗳 Open the vote"))
@@ -220,9 +223,8 @@ async def _trial_voted_and_checked_in(
     await lise.press(da("Keep it as it is"))
     await lise.press("Omar")
     await lise.press(da("▶ Start the trial"))
+    await _eventually(lambda: _status(engine, decision_id) == "trying")
     with Session(engine, expire_on_commit=False) as session:
-        decision = decisions.get_decision(session=session, decision_id=decision_id)
-        assert decision is not None and decision.status == "trying"
         omar_member = session.exec(select(Member).where(col(Member.telegram_id) == omar.id)).one()
         checkins = session.exec(
             select(Prompt).where(
@@ -237,9 +239,36 @@ async def _trial_voted_and_checked_in(
     _wake(application)
     question = await _button(omar, f"dec:ci:{decision_id}:{first.payload['day']}:h")
     await omar.press(da("Tried it, it helped"), message_id=question.message_id)
+    checkin = await _eventually(lambda: _only_checkin(engine))
+    assert (checkin.member_id, checkin.answer) == (omar_member.id, "helped")
+
+
+async def _eventually(read: Callable[[], T | None | bool], seconds: float = 15) -> T:
+    """The first truthy result of ``read`` (polling the database while the bot commits)."""
+    for _ in range(int(seconds * 20)):
+        value = read()
+        if value:
+            return value  # type: ignore[return-value]  # truthy: a T (or True)
+        await asyncio.sleep(0.05)
+    raise AssertionError("the bot did not store it in time")
+
+
+def _only_proposal(engine: Engine, decision_id: int) -> Proposal | None:
     with Session(engine) as session:
-        [checkin] = session.exec(select(Checkin)).all()
-        assert (checkin.member_id, checkin.answer) == (omar_member.id, "helped")
+        rows = decisions.proposals_of(session=session, decision_id=decision_id)
+        return rows[0] if len(rows) == 1 else None
+
+
+def _status(engine: Engine, decision_id: int) -> str | None:
+    with Session(engine) as session:
+        decision = decisions.get_decision(session=session, decision_id=decision_id)
+        return decision.status if decision is not None else None
+
+
+def _only_checkin(engine: Engine) -> Checkin | None:
+    with Session(engine) as session:
+        rows = session.exec(select(Checkin)).all()
+        return rows[0] if len(rows) == 1 else None
 
 
 def _wake(application: StemmeApplication) -> None:
