@@ -1466,14 +1466,18 @@ async def _send_to_group(
     markup: InlineKeyboardMarkup | None = None,
 ) -> Message:
     """Sends to the linked group; a group upgraded to a supergroup behind our back (the
-    migration update was missed) is followed and the message sent there."""
+    migration update was missed) is followed and the message sent there. The bot's
+    request (bot.faults) may already have sent it to the new chat: the link follows too."""
     try:
-        return await bot.send_message(chat_id, text, reply_markup=markup)
+        sent = await bot.send_message(chat_id, text, reply_markup=markup)
     except ChatMigrated as error:
         decisions.migrate_group(
             session=session, old_chat_id=chat_id, new_chat_id=error.new_chat_id
         )
         return await bot.send_message(error.new_chat_id, text, reply_markup=markup)
+    if sent.chat.id != chat_id:
+        decisions.migrate_group(session=session, old_chat_id=chat_id, new_chat_id=sent.chat.id)
+    return sent
 
 
 async def render_deadline(bot: Bot, prompt: Prompt, session: Session) -> None:
