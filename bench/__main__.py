@@ -20,6 +20,7 @@ from typing import Any
 
 from bench import agenda as agenda_bench
 from bench import fanout, report
+from bench import pulse as pulse_bench
 from bench.databases import (
     POSTGRES_URL_VARIABLE,
     migrated_postgres,
@@ -37,7 +38,7 @@ from storage.db import make_engine
 logger = logging.getLogger("bench")
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("flow", "memory", "queries", "fanout", "agenda")
+SECTIONS = ("flow", "memory", "queries", "fanout", "agenda", "pulse")
 MEMBERS_PER_TEAM = 10
 RESIDENTS_PER_TEAM = 12
 BACKGROUND_NOTES_PER_TEAM = 100
@@ -45,6 +46,7 @@ MEMORY_MEMBERS_PER_TEAM = 20
 MEMORY_RESIDENTS_PER_TEAM = 10
 QUERY_RESIDENTS_PER_TEAM = 10
 QUERY_AUTHORS_PER_TEAM = 4
+PULSE_MEMBERS = 40
 
 
 @dataclass(frozen=True)
@@ -305,6 +307,21 @@ def _agenda(options: Options, results: list[agenda_bench.AgendaResult], work: Pa
             )
 
 
+def _pulse(options: Options, results: list[pulse_bench.PulseResult], work: Path) -> None:
+    """A team answering a pulse at once, and the chart, on SQLite and PostgreSQL (section 7)."""
+    databases: list[tuple[str, Any]] = [("sqlite", migrated_sqlite(work, "pulse.db"))]
+    if options.postgres_url:
+        databases.append(("postgresql", migrated_postgres(options.postgres_url)))
+    for database, context in databases:
+        with context as url:
+            logger.info("Pulse on %s", database)
+            results.append(
+                pulse_bench.run_pulse(
+                    database_url=url, database=database, members=PULSE_MEMBERS, charts=10
+                )
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark; exit code 0 when it ran (targets missed or not), 1 on errors."""
     logging.basicConfig(level=logging.WARNING, format="bench: %(message)s", stream=sys.stderr)
@@ -322,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="stemme-bench-"))
     fanouts: list[fanout.FanoutResult] = []
     agendas: list[agenda_bench.AgendaResult] = []
+    pulse_results: list[pulse_bench.PulseResult] = []
     load_before = os.getloadavg()[0]
     started = time.monotonic()
     failed = False
@@ -336,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_fanout(options, fanouts, work))
         if "agenda" in options.sections:
             _agenda(options, agendas, work)
+        if "pulse" in options.sections:
+            _pulse(options, pulse_results, work)
     except Exception:
         logger.exception("The benchmark failed; bot logs are kept in %s", work)
         failed = True
@@ -343,14 +363,19 @@ def main(argv: list[str] | None = None) -> int:
     results.load = [load_before, os.getloadavg()[0]]
     failed = failed or any(flow.failures for flow in results.flows)
     failed = failed or any(result.lost for result in fanouts)
+    failed = failed or any(result.counted != result.members for result in pulse_results)
     if results.memory is not None and results.memory.failures:
         failed = True
     rendered = report.render(results)
-    if fanouts or agendas:
+    if fanouts or agendas or pulse_results:
         # Sections 5 and 6 go after the others, before the closing "skipped:" and "total".
         lines = rendered.splitlines(keepends=True)
         end = next(i for i, line in enumerate(lines) if line.startswith(("skipped: ", "total ")))
-        added = [fanout.render(fanouts), agenda_bench.render(agendas)]
+        added = [
+            fanout.render(fanouts),
+            agenda_bench.render(agendas),
+            pulse_bench.render(pulse_results),
+        ]
         rendered = "".join([*lines[:end], *added, *lines[end:]])
     sys.stdout.write(rendered)
     written = report.as_json(results)
@@ -358,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     written["targets"] += fanout.targets(fanouts)
     written["agenda"] = [result.as_dict() for result in agendas]
     written["targets"] += agenda_bench.targets(agendas)
+    written["pulse"] = [result.as_dict() for result in pulse_results]
+    written["targets"] += pulse_bench.targets(pulse_results)
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps(written, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.write(f"written: {options.output}\n")
