@@ -10,7 +10,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
@@ -453,13 +453,13 @@ class ResidentCase(SQLModel, table=True):
     # The stored step: 1 listen, 2 in the team (3 and 4 come from the decision).
     step: int = 1
     # The resident's perspective in short (at most NOTE_MAX_LENGTH characters), or none.
-    summary: str | None = Field(default=None, sa_type=Text)
+    summary: str | None = Field(default=None, sa_type=EncryptedText)
     created_at: datetime = _utc_column()
     in_team_at: datetime | None = _utc_column(nullable=True)
     closed_at: datetime | None = _utc_column(nullable=True)
     closed_by_member_id: int | None = Field(default=None, foreign_key="member.id")
     close_reason: str | None = Field(default=None, max_length=20)
-    close_note: str | None = Field(default=None, sa_type=Text)
+    close_note: str | None = Field(default=None, sa_type=EncryptedText)
 
 
 # One answer of the listener to one question of the bank: text or a voice message.
@@ -474,7 +474,7 @@ class CaseAnswer(SQLModel, table=True):
     # The question's stable key in the bank ("conversation.day"), never its text.
     question: str = Field(max_length=40)
     position: int = 0
-    text: str | None = Field(default=None, sa_type=Text)
+    text: str | None = Field(default=None, sa_type=EncryptedText)
     voice_file_id: str | None = Field(default=None, max_length=200)
     voice_duration: int | None = None
     created_at: datetime = _utc_column()
@@ -500,7 +500,7 @@ class CasePerspective(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="resident_case.id", index=True)
     member_id: int = Field(foreign_key="member.id")
-    text: str | None = Field(default=None, sa_type=Text)
+    text: str | None = Field(default=None, sa_type=EncryptedText)
     voice_file_id: str | None = Field(default=None, max_length=200)
     voice_duration: int | None = None
     created_at: datetime = _utc_column()
@@ -660,7 +660,7 @@ class Proposal(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     decision_id: int = Field(foreign_key="decision.id", index=True)
     author_member_id: int | None = Field(default=None, foreign_key="member.id")
-    text: str = Field(sa_type=Text)
+    text: str = Field(sa_type=EncryptedText)
     created_at: datetime = _utc_column()
 
 
@@ -686,9 +686,9 @@ class TrialAction(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     decision_id: int = Field(foreign_key="decision.id", unique=True)
-    aim: str = Field(sa_type=Text)
-    measure: str = Field(sa_type=Text)
-    action: str = Field(sa_type=Text)
+    aim: str = Field(sa_type=EncryptedText)
+    measure: str = Field(sa_type=EncryptedText)
+    action: str = Field(sa_type=EncryptedText)
     starts_on: date
     ends_on: date
     follow_up_member_id: int | None = Field(default=None, foreign_key="member.id")
@@ -708,7 +708,7 @@ class Checkin(SQLModel, table=True):
     # The check-in's day in STEMME_TIMEZONE.
     day: date
     answer: str = Field(max_length=12)
-    note: str | None = Field(default=None, sa_type=Text)
+    note: str | None = Field(default=None, sa_type=EncryptedText)
     answered_at: datetime = _utc_column()
 
 

@@ -316,3 +316,31 @@ def test_upgrading_encrypts_text_stored_before_encryption(empty_database_url: st
             assert session.exec(select(Conversation)).one().data == {"text": "k"}
     finally:
         engine.dispose()
+
+
+def test_every_free_text_column_is_encrypted() -> None:
+    """A new table with a TEXT column for what people type must use EncryptedText."""
+    from sqlalchemy import Text as PlainText
+    from sqlmodel import SQLModel
+
+    plain = [
+        f"{table.name}.{column.name}"
+        for table in SQLModel.metadata.sorted_tables
+        for column in table.columns
+        if type(column.type) is PlainText
+    ]
+    assert plain == []
+    encrypted = {f"{table.name}.{column.name}" for table, column in privacy.encrypted_columns()}
+    assert {
+        "note.text",
+        "conversation.data",
+        "case_answer.text",
+        "case_perspective.text",
+        "resident_case.summary",
+        "proposal.text",
+        "trial_action.action",
+        "checkin.note",
+        "dilemma.text",
+        "agenda_point.text",
+        "meeting_minutes.decision",
+    } <= encrypted
