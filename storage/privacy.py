@@ -17,18 +17,30 @@ from sqlmodel import Session, SQLModel, col, select
 
 from storage import crypto
 from storage.audit import record
-from storage.db import utcnow
+from storage.db import require_id, utcnow
 from storage.models import (
+    Absence,
+    CaseAnswer,
+    CaseMoment,
+    CasePerspective,
+    Checkin,
     Conversation,
+    Decision,
+    Dilemma,
     Invite,
     Member,
+    MemberPreference,
     Membership,
     Note,
     NoteMarker,
     Prompt,
+    Proposal,
     Resident,
+    ResidentCase,
     Site,
     Team,
+    TrialAction,
+    Vote,
 )
 
 logger = logging.getLogger(__name__)
@@ -171,6 +183,8 @@ def export_resident(*, session: Session, resident: Resident, actor: str) -> dict
             }
             for note in notes
         ],
+        "cases": _export_cases(session, require_id(resident)),
+        "decisions": _export_decisions(session, require_id(resident)),
     }
     record(
         session=session,
@@ -200,6 +214,40 @@ def erase_resident(*, session: Session, resident: Resident, actor: str) -> Erase
     team_id = resident.team_id
     erased = Erased()
     note_ids = select(Note.id).where(col(Note.resident_id) == resident_id)
+    case_ids = [
+        case_id
+        for case_id in session.exec(
+            select(ResidentCase.id).where(col(ResidentCase.resident_id) == resident_id)
+        ).all()
+        if case_id is not None
+    ]
+    decision_ids = [
+        decision_id
+        for decision_id in session.exec(
+            select(Decision.id).where(col(Decision.resident_id) == resident_id)
+        ).all()
+        if decision_id is not None
+    ]
+    for case_id in case_ids:
+        erased.add("prompt", _cancel_prompts(session, f"case:{case_id}:"))
+    for decision_id in decision_ids:
+        erased.add("prompt", _cancel_prompts(session, f"decision:{decision_id}:"))
+    if case_ids:
+        in_cases = col(CaseMoment.case_id).in_(case_ids)
+        erased.add("case_moment", _delete(session, CaseMoment, in_cases))
+        erased.add(
+            "case_answer", _delete(session, CaseAnswer, col(CaseAnswer.case_id).in_(case_ids))
+        )
+        erased.add(
+            "case_perspective",
+            _delete(session, CasePerspective, col(CasePerspective.case_id).in_(case_ids)),
+        )
+        erased.add(
+            "resident_case", _delete(session, ResidentCase, col(ResidentCase.id).in_(case_ids))
+        )
+    erased.add("case_moment", _delete(session, CaseMoment, col(CaseMoment.note_id).in_(note_ids)))
+    if decision_ids:
+        _erase_decisions(session, decision_ids, erased)
     erased.add("note_marker", _delete(session, NoteMarker, col(NoteMarker.note_id).in_(note_ids)))
     erased.add("note", _delete(session, Note, col(Note.resident_id) == resident_id))
     session.delete(resident)
@@ -233,6 +281,9 @@ def erase_member(
     if erase_notes:
         note_ids = select(Note.id).where(authored)
         erased.add(
+            "case_moment", _delete(session, CaseMoment, col(CaseMoment.note_id).in_(note_ids))
+        )
+        erased.add(
             "note_marker", _delete(session, NoteMarker, col(NoteMarker.note_id).in_(note_ids))
         )
         erased.add("note", _delete(session, Note, authored))
@@ -257,6 +308,19 @@ def erase_member(
             col(Prompt.status).in_(["pending", "claimed"]),
         ),
     )
+    erased.add(
+        "member_preference",
+        _delete(session, MemberPreference, col(MemberPreference.member_id) == member_id),
+    )
+    erased.add("absence", _delete(session, Absence, col(Absence.member_id) == member_id))
+    # A dilemma they raised stays for the team, without its author.
+    result = session.execute(
+        update(Dilemma)
+        .where(col(Dilemma.author_member_id) == member_id)
+        .values(author_member_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    erased.add("dilemma (unnamed)", int(result.rowcount))  # type: ignore[attr-defined]
     result = session.execute(
         update(Invite)
         .where(col(Invite.created_by_member_id) == member_id)
@@ -350,6 +414,136 @@ def unencrypted_values(*, session: Session) -> int:
         raw = text(f'SELECT "{column.name}" FROM "{table.name}" WHERE "{column.name}" IS NOT NULL')
         count += len(crypto.raw_values(value for (value,) in session.execute(raw).all()))
     return count
+
+
+def _export_cases(session: Session, resident_id: int) -> list[dict[str, Any]]:
+    """The resident's Borgerens stemme cases: answers, summary, attached notes, perspectives."""
+    cases = session.exec(
+        select(ResidentCase)
+        .where(col(ResidentCase.resident_id) == resident_id)
+        .order_by(col(ResidentCase.number))
+    ).all()
+    exported = []
+    for case in cases:
+        case_id = require_id(case)
+        answers = session.exec(
+            select(CaseAnswer)
+            .where(col(CaseAnswer.case_id) == case_id)
+            .order_by(col(CaseAnswer.position))
+        ).all()
+        perspectives = session.exec(
+            select(CasePerspective).where(col(CasePerspective.case_id) == case_id)
+        ).all()
+        moments = session.exec(
+            select(CaseMoment.note_id).where(col(CaseMoment.case_id) == case_id)
+        ).all()
+        names = _names(session, {case.listener_member_id, *(p.member_id for p in perspectives)})
+        exported.append(
+            {
+                "number": case.number,
+                "kind": case.kind,
+                "listener": names.get(case.listener_member_id),
+                "created_at": _iso(case.created_at),
+                "closed_at": _iso(case.closed_at),
+                "close_reason": case.close_reason,
+                "close_note": case.close_note,
+                "summary": case.summary,
+                "answers": [
+                    {
+                        "question": answer.question,
+                        "text": answer.text,
+                        "voice_seconds": answer.voice_duration if answer.voice_file_id else None,
+                    }
+                    for answer in answers
+                ],
+                "attached_notes": sorted(moments),
+                "perspectives": [
+                    {
+                        "author": names.get(perspective.member_id),
+                        "text": perspective.text,
+                        "voice_seconds": (
+                            perspective.voice_duration if perspective.voice_file_id else None
+                        ),
+                    }
+                    for perspective in perspectives
+                ],
+            }
+        )
+    return exported
+
+
+def _export_decisions(session: Session, resident_id: int) -> list[dict[str, Any]]:
+    """Decisions about the resident: proposals, the trial action and its check-ins."""
+    decisions = session.exec(
+        select(Decision).where(col(Decision.resident_id) == resident_id).order_by(col(Decision.id))
+    ).all()
+    exported = []
+    for decision in decisions:
+        decision_id = require_id(decision)
+        proposals = session.exec(
+            select(Proposal).where(col(Proposal.decision_id) == decision_id)
+        ).all()
+        trial = session.exec(
+            select(TrialAction).where(col(TrialAction.decision_id) == decision_id)
+        ).first()
+        checkins = (
+            session.exec(
+                select(Checkin).where(col(Checkin.trial_action_id) == require_id(trial))
+            ).all()
+            if trial is not None
+            else []
+        )
+        exported.append(
+            {
+                "title": decision.title,
+                "iteration": decision.iteration,
+                "status": decision.status,
+                "outcome": decision.outcome,
+                "proposals": [
+                    {"id": p.id, "text": p.text, "chosen": p.id == decision.chosen_proposal_id}
+                    for p in proposals
+                ],
+                "trial_action": (
+                    {
+                        "aim": trial.aim,
+                        "measure": trial.measure,
+                        "action": trial.action,
+                        "from": trial.starts_on.isoformat(),
+                        "to": trial.ends_on.isoformat(),
+                        "checkins": [
+                            {"day": c.day.isoformat(), "answer": c.answer, "note": c.note}
+                            for c in checkins
+                        ],
+                    }
+                    if trial is not None
+                    else None
+                ),
+            }
+        )
+    return exported
+
+
+def _erase_decisions(session: Session, decision_ids: list[int], erased: Erased) -> None:
+    """Deletes decisions about an erased resident with their proposals, votes, trial
+    actions and check-ins (children first: the foreign keys have no cascades)."""
+    trials = select(TrialAction.id).where(col(TrialAction.decision_id).in_(decision_ids))
+    erased.add("checkin", _delete(session, Checkin, col(Checkin.trial_action_id).in_(trials)))
+    erased.add(
+        "trial_action",
+        _delete(session, TrialAction, col(TrialAction.decision_id).in_(decision_ids)),
+    )
+    erased.add("vote", _delete(session, Vote, col(Vote.decision_id).in_(decision_ids)))
+    erased.add("proposal", _delete(session, Proposal, col(Proposal.decision_id).in_(decision_ids)))
+    erased.add("decision", _delete(session, Decision, col(Decision.id).in_(decision_ids)))
+
+
+def _cancel_prompts(session: Session, prefix: str) -> int:
+    return _delete(
+        session,
+        Prompt,
+        col(Prompt.dedupe_key).startswith(prefix, autoescape=True),
+        col(Prompt.status).in_(["pending", "claimed"]),
+    )
 
 
 def _sites_erase_notes(session: Session, member_id: int) -> bool:

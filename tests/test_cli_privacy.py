@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.cli import main
 from storage import crypto, migrate
@@ -108,7 +108,7 @@ def test_retention_is_set_per_site_and_applied(
     assert code == 0 and result == {"redacted_notes": 1}
     with _session(url) as session:
         assert session.exec(select(Site.retention_days)).one() == 90
-        texts = session.exec(select(Note.text).order_by(Note.id)).all()
+        texts = session.exec(select(Note.text).order_by(col(Note.id))).all()
     assert texts == [None, SECRET]
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from storage import conversations, crypto, migrate, privacy
-from storage.db import make_engine, utcnow
+from storage.db import make_engine, require_id, utcnow
 from storage.directory import TeamMember
 from storage.models import (
     AuditEntry,
@@ -344,3 +344,134 @@ def test_every_free_text_column_is_encrypted() -> None:
         "agenda_point.text",
         "meeting_minutes.decision",
     } <= encrypted
+
+
+def _loop_about(session: Session, team: Team, resident: Resident, author: TeamMember) -> None:
+    """A case with an answer, a perspective and an attached note, and a decision with a
+    proposal, a vote, a trial action and a check-in, all about ``resident``."""
+    from datetime import date
+
+    from storage.models import (
+        CaseAnswer,
+        CaseMoment,
+        CasePerspective,
+        Checkin,
+        Decision,
+        Proposal,
+        ResidentCase,
+        TrialAction,
+        Vote,
+    )
+
+    member_id = id_of(author.member)
+    note = add_note(
+        session=session,
+        team=team,
+        resident=resident,
+        author_member_id=member_id,
+        tz=TZ,
+        text="Hun ville selv vælge tøj",
+    )
+    case = ResidentCase(
+        team_id=id_of(team),
+        resident_id=id_of(resident),
+        open_resident_id=id_of(resident),
+        listener_member_id=member_id,
+        step=2,
+        summary="At vælge selv betyder meget",
+    )
+    session.add(case)
+    session.flush()
+    session.add(CaseAnswer(case_id=require_id(case), question="conversation.day", text="Morgenen"))
+    session.add(CasePerspective(case_id=require_id(case), member_id=member_id, text="Jeg ser ro"))
+    session.add(CaseMoment(case_id=require_id(case), note_id=require_id(note)))
+    decision = Decision(
+        team_id=id_of(team), resident_id=id_of(resident), origin="case", title="Tøj"
+    )
+    session.add(decision)
+    session.flush()
+    proposal = Proposal(
+        decision_id=require_id(decision), author_member_id=member_id, text="Vis to sæt tøj"
+    )
+    session.add(proposal)
+    session.flush()
+    decision.chosen_proposal_id = proposal.id
+    session.add(
+        Vote(
+            decision_id=require_id(decision),
+            member_id=member_id,
+            proposal_id=require_id(proposal),
+        )
+    )
+    trial = TrialAction(
+        decision_id=require_id(decision),
+        aim="Selvbestemmelse",
+        measure="Hun vælger selv",
+        action="Vis to sæt tøj",
+        starts_on=date(2026, 11, 1),
+        ends_on=date(2026, 11, 14),
+    )
+    session.add(trial)
+    session.flush()
+    session.add(
+        Checkin(
+            trial_action_id=require_id(trial),
+            member_id=member_id,
+            day=date(2026, 11, 3),
+            answer="helped",
+            note="Det gik fint",
+        )
+    )
+    session.commit()
+
+
+def test_the_export_and_the_erasure_cover_the_loop_about_the_resident(session: Session) -> None:
+    team, author, resident, _note_row = _note(session)
+    _loop_about(session, team, resident, author)
+
+    exported = privacy.export_resident(session=session, resident=resident, actor="cli")
+    [case] = exported["cases"]
+    assert case["summary"] == "At vælge selv betyder meget"
+    assert case["answers"][0]["text"] == "Morgenen"
+    assert case["perspectives"] == [
+        {"author": "Omar Nielsen", "text": "Jeg ser ro", "voice_seconds": None}
+    ]
+    assert len(case["attached_notes"]) == 1
+    [decision] = exported["decisions"]
+    assert decision["proposals"][0] == {
+        "id": decision["proposals"][0]["id"],
+        "text": "Vis to sæt tøj",
+        "chosen": True,
+    }
+    assert decision["trial_action"]["checkins"][0]["note"] == "Det gik fint"
+
+    erased = privacy.erase_resident(session=session, resident=resident, actor="cli")
+    session.commit()
+
+    for table in (
+        "resident_case",
+        "case_answer",
+        "case_perspective",
+        "case_moment",
+        "decision",
+        "proposal",
+        "vote",
+        "trial_action",
+        "checkin",
+        "note",
+        "resident",
+    ):
+        assert erased.counts.get(table, 0) >= 1, table
+        assert _raw(session, f"SELECT COUNT(*) FROM {table}") == [0], table
+
+
+def test_erasing_a_member_with_their_notes_detaches_them_from_cases(session: Session) -> None:
+    team, author, resident, _note_row = _note(session)
+    _loop_about(session, team, resident, author)
+
+    privacy.erase_member(session=session, member=author.member, actor="cli", erase_notes=True)
+    session.commit()
+
+    assert _raw(session, "SELECT COUNT(*) FROM note") == [0]
+    assert _raw(session, "SELECT COUNT(*) FROM case_moment") == [0]
+    assert _raw(session, "SELECT COUNT(*) FROM resident_case") == [1]
