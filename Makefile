@@ -39,7 +39,7 @@ run: $(STAMP) texts-compile
 	$(BIN)/stemme run
 
 test: $(STAMP) texts-compile
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
+from bot import polling
 from bot.app import StemmeApplication, build_application
 from bot.cli import main as cli_main
 from bot.config import Settings
@@ -69,24 +70,11 @@ def e2e_settings(emulator: BotApiEmulator, database_url: str) -> Settings:
 
 @asynccontextmanager
 async def running(application: StemmeApplication) -> AsyncIterator[StemmeApplication]:
-    """Runs the application through the same lifecycle as ``run_polling``: initialize,
-    post_init, polling, start; then stop, post_stop, shutdown, post_shutdown."""
-    await application.initialize()
-    if application.post_init:
-        await application.post_init(application)
-    assert application.updater is not None
-    await application.updater.start_polling(poll_interval=0, timeout=1)
-    await application.start()
-    try:
+    """Runs the application as ``stemme run`` does: bot.polling's loop, which confirms an
+    update to Telegram only once it was processed, with the lifecycle of ``run_polling``
+    (initialize, post_init, start; then stop, post_stop, shutdown, post_shutdown)."""
+    async with polling.running(application, poll_timeout=1):
         yield application
-    finally:
-        await application.updater.stop()
-        await application.stop()
-        if application.post_stop:
-            await application.post_stop(application)
-        await application.shutdown()
-        if application.post_shutdown:
-            await application.post_shutdown(application)
 
 
 @pytest.fixture

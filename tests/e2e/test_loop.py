@@ -150,6 +150,7 @@ async def test_the_whole_loop_from_listening_to_the_second_iteration(
     assert f"{ALIAS} · Trin 2 af 4: i teamet" in reaction.text
     await lise.press(ALIAS)
     reaction = await lise.press("Gå til beslutning ▶")
+    await emulator.wait_idle(settle=0.3)  # the answer can come before the step's commit
     with Session(e2e_engine) as session:
         decision = decisions.latest_decision(session=session, origin="case", origin_id=case_id)
     assert decision is not None and decision.iteration == 1
