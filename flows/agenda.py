@@ -14,7 +14,7 @@ flowchart TD
     A -->|Tilføj punkt| T[agenda.point: the point's text] --> A
     A -->|Fjern punkt| R[numbered entries] -->|entry| R
     R -->|Done| A
-    M["meeting.minutes"] -->|Write minutes| D[agenda.discussed: tick points]
+    M["meeting.minutes"] -->|Write minutes| D[agenda.discussed: tick points and the trial actions that start]
     D -->|Next| N[agenda.decision: optional note]
     N -->|text| N
     N -->|Save| V["minutes stored; meeting.decisions per member"]
@@ -42,6 +42,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot.config import Settings
 from bot.prompts import Renderer
 from flows.cases import agenda_line as case_agenda_line
+from flows.decisions import decision_markup
 from flows.dilemmas import agenda_line as dilemma_agenda_line
 from flows.engine import END, Flow, States, StemmeContext, alert, respond
 from flows.guard import stale_button
@@ -49,6 +50,7 @@ from flows.i18n import N_, Texts, texts
 from flows.micromoment import marker_label
 from flows.pickers import shorten
 from storage import agenda as store
+from storage import decisions as decisions_store
 from storage import directory
 from storage.agenda import Agenda, AgendaEntry, AgendaProblem
 from storage.cpr import CprNumberRefused
@@ -57,6 +59,8 @@ from storage.meetings import KIND_DAY_BEFORE, KIND_HOUR_BEFORE, KIND_LEAD_PREPAR
 from storage.models import (
     AGENDA_POINT_MAX_LENGTH,
     NOTE_MAX_LENGTH,
+    Decision,
+    DecisionStatus,
     MeetingOccurrence,
     MeetingSeries,
     Member,
@@ -65,6 +69,8 @@ from storage.models import (
 )
 
 logger = logging.getLogger(__name__)
+# The minutes' mark for a trial action that starts after the meeting: ["start", decision id].
+START = "start"
 
 # bot.app.DISPATCHER_KEY (bot.app imports this module, so it cannot be imported here;
 # tests/e2e/test_agenda.py checks the two are equal).
@@ -422,6 +428,19 @@ def decisions_text(
     ]
     if lines:
         parts.append(_("Discussed:") + "\n" + "\n".join(lines))
+    starting = [
+        found.title
+        for kind, ref_id in discussed
+        if kind == START
+        and (
+            found := decisions_store.get_team_decision(
+                session=session, team_id=agenda.team_id, decision_id=ref_id
+            )
+        )
+        is not None
+    ]
+    if starting:
+        parts.append(_("Trial actions that start:") + "\n" + "\n".join(f"• {t}" for t in starting))
     if decision:
         parts.append(_("Decided:") + "\n" + decision)
     else:
@@ -721,6 +740,21 @@ def _minutes_view(context: StemmeContext, agenda: Agenda) -> tuple[str, InlineKe
         ]
         for entry in agenda.entries[:MAX_ENTRIES_SHOWN]
     ]
+    # Trial actions the meeting starts: decisions whose vote chose a proposal.
+    for decision in _ready_to_start(context.session, agenda.team_id):
+        marked = (START, decision.id) in chosen
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    shorten(
+                        ("✅ " if marked else "▫️ ")
+                        + _("Starts: {title}").format(title=decision.title),
+                        BUTTON_LABEL_LENGTH,
+                    ),
+                    callback_data=f"agenda:start:{decision.id}",
+                )
+            ]
+        )
     rows.append([InlineKeyboardButton(_("Next ▶"), callback_data="agenda:next")])
     text = (
         _("Minutes of the meeting {when}: tick the points that were discussed, then press Next.")
@@ -764,10 +798,39 @@ async def tick(update: Update, context: StemmeContext) -> str | None:
     return None
 
 
+def _ready_to_start(session: Session, team_id: int) -> list[Decision]:
+    """The team's decisions whose trial action the lead can start (a proposal won)."""
+    return [
+        decision
+        for decision in decisions_store.open_decisions(session=session, team_id=team_id)
+        if decision.status == DecisionStatus.PLANNING
+    ]
+
+
+async def tick_start(update: Update, context: StemmeContext) -> str | None:
+    """Marks or unmarks a trial action as starting after this meeting."""
+    assert context.matches
+    decision_id = int(context.matches[0].group(1))
+    _member, _membership, team = context.require_member()
+    if decision_id not in {d.id for d in _ready_to_start(context.session, team.id or 0)}:
+        await stale_button(update, context)
+        return None
+    key = [START, decision_id]
+    discussed = [list(item) for item in context.flow_data.get("discussed", [])]
+    if key in discussed:
+        discussed.remove(key)
+    else:
+        discussed.append(key)
+    context.flow_data["discussed"] = discussed
+    text, markup = _minutes_view(context, _agenda(context, int(context.flow_data["occurrence"])))
+    await respond(update, text, markup)
+    return None
+
+
 def _decision_view(context: StemmeContext) -> tuple[str, InlineKeyboardMarkup]:
     _ = context.texts._
     draft = context.flow_data.get("decision")
-    count = len(context.flow_data.get("discussed", []))
+    count = len([key for key in context.flow_data.get("discussed", []) if key[0] != START])
     discussed = context.texts.ngettext(
         "{count} point discussed.", "{count} points discussed.", count
     ).format(count=count)
@@ -882,7 +945,21 @@ async def save_minutes(update: Update, context: StemmeContext) -> str | None:
         "Minutes saved ✔ The decisions go to {count} members of the team.",
         fan_out.total,
     ).format(count=fan_out.total)
-    await respond(update, text)
+    starting = [
+        int(ref_id) for kind, ref_id in context.flow_data.get("discussed", []) if kind == START
+    ]
+    if not starting:
+        await respond(update, text)
+        return END
+    await respond(update, text + "\n\n" + _("Fill in the trial actions that start:"))
+    for decision_id in starting:
+        decision = decisions_store.get_team_decision(
+            session=context.session, team_id=team.id or 0, decision_id=decision_id
+        )
+        if decision is not None and update.effective_chat is not None:
+            await update.effective_chat.send_message(
+                decision.title, reply_markup=decision_markup(context.texts, decision_id)
+            )
     return END
 
 
@@ -908,6 +985,7 @@ def build_flow() -> Flow:
             ],
             State.DISCUSSED: [
                 CallbackQueryHandler(tick, pattern=r"^agenda:tick:([a-z_]{1,20}):(\d{1,9})$"),
+                CallbackQueryHandler(tick_start, pattern=r"^agenda:start:(\d{1,9})$"),
                 CallbackQueryHandler(ask_decision, pattern=r"^agenda:next$"),
             ],
             State.DECISION: [

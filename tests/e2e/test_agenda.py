@@ -22,9 +22,11 @@ from bot.app import DISPATCHER_KEY, StemmeApplication
 from bot.prompts import Dispatcher
 from flows import agenda as agenda_flow
 from storage import agenda, directory, meetings
+from storage import decisions as decisions_store
 from storage.db import require_id, utcnow
 from storage.models import (
     AgendaExclusion,
+    DecisionStatus,
     MeetingMinutes,
     MeetingOccurrence,
     Note,
@@ -223,8 +225,26 @@ async def test_agenda_reminders_and_minutes_reach_the_active_members_once(
     clock.jump_to(occurrence.ends_at)
     dispatcher.wake()
     await _until(lambda: bool(_with(lise, "er slut")), "the minutes prompt")
+    # A vote of the team chose a proposal: the meeting can start its trial action.
+    with Session(e2e_engine) as session:
+        ready = decisions_store.start_decision(
+            session=session,
+            team_id=team_id,
+            resident_id=None,
+            origin="team",
+            origin_id=None,
+            title="Fælles morgenrutine",
+            created_by_member_id=require_id(lise_member),
+        )
+        ready.status = DecisionStatus.PLANNING
+        session.add(ready)
+        session.commit()
+        ready_id = require_id(ready)
     reaction = await lise.press("Skriv referat")
     assert "sæt flueben" in reaction.text
+    assert "▫️ Starter: Fælles morgenrutine" in reaction.edits[-1].button_texts
+    reaction = await lise.press_data(f"agenda:start:{ready_id}")
+    assert "✅ Starter: Fælles morgenrutine" in reaction.edits[-1].button_texts
     reaction = await lise.press(f"agenda:tick:note:{note_id}")
     assert any(label.startswith("✅ Fru H.") for label in reaction.edits[-1].button_texts)
     reaction = await lise.press("Næste ▶")
@@ -237,9 +257,13 @@ async def test_agenda_reminders_and_minutes_reach_the_active_members_once(
     assert "Vi synger med Fru H. hver formiddag." in reaction.text
     reaction = await lise.press("Gem ✔")
     assert "Referat gemt ✔ Beslutningerne sendes til 2 i teamet." in reaction.text
+    await emulator.wait_idle(settle=0.3)
+    [to_plan] = [m for m in _with(lise, "Fælles morgenrutine") if m.text == "Fælles morgenrutine"]
+    assert to_plan.button_texts == ["Forslag og afstemning"]
     await _settled(e2e_engine, agenda.KIND_DECISIONS, 2)
     [decisions] = _with(omar, DECISIONS)
     assert "Vi synger med Fru H. hver formiddag." in decisions.text
+    assert "Forsøg der starter:\n• Fælles morgenrutine" in decisions.text
     assert "Fru H., stue 12: »Hun smilede, da vi sang.«" in decisions.text
     assert "Ny vagtplan" not in decisions.text  # not ticked as discussed
     assert _with(mette, DECISIONS) == []
@@ -248,7 +272,7 @@ async def test_agenda_reminders_and_minutes_reach_the_active_members_once(
     assert reaction.alert == "Referatet af dette møde er allerede gemt."
     with Session(e2e_engine) as session:
         minutes = session.exec(select(MeetingMinutes)).one()
-        assert minutes.discussed == [["note", note_id]]
+        assert minutes.discussed == [["start", ready_id], ["note", note_id]]
         assert minutes.decision == "Vi synger med Fru H. hver formiddag."
     assert private_id != note_id
 
