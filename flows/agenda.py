@@ -14,7 +14,7 @@ flowchart TD
     A -->|Tilføj punkt| T[agenda.point: the point's text] --> A
     A -->|Fjern punkt| R[numbered entries] -->|entry| R
     R -->|Done| A
-    M["meeting.minutes"] -->|Write minutes| D[agenda.discussed: tick points and the trial actions that start]
+    M["meeting.minutes"] -->|Write minutes| D[tick points, trial actions that start]
     D -->|Next| N[agenda.decision: optional note]
     N -->|text| N
     N -->|Save| V["minutes stored; meeting.decisions per member"]
