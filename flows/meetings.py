@@ -239,14 +239,23 @@ async def _show_list(update: Update, context: StemmeContext, *, edit: bool) -> s
     for series in meetings.active_series(session=context.session, team_id=team_id):
         if series.repetition == Repetition.NONE:
             continue
+        described = {
+            "repetition": _repetition(texts, series.repetition).lower(),
+            "weekday": _weekday(texts, series.first_date),
+            "time": series.start_time.strftime("%H:%M"),
+        }
         buttons.append(
             [
                 InlineKeyboardButton(
-                    _("⏹ Stop the series: {repetition}, {weekday} {time}").format(
-                        repetition=_repetition(texts, series.repetition).lower(),
-                        weekday=_weekday(texts, series.first_date),
-                        time=series.start_time.strftime("%H:%M"),
-                    ),
+                    _("🔁 Move the series: {repetition}, {weekday} {time}").format(**described),
+                    callback_data=f"mtg:moveall:{series.id}",
+                )
+            ]
+        )
+        buttons.append(
+            [
+                InlineKeyboardButton(
+                    _("⏹ Stop the series: {repetition}, {weekday} {time}").format(**described),
                     callback_data=f"mtg:stop:{series.id}",
                 )
             ]
@@ -275,6 +284,17 @@ async def start_move(update: Update, context: StemmeContext) -> str | None:
         return END
     occurrence, _series = found
     context.flow_data = {"mode": "move", "occ": occurrence.id}
+    return await _ask_day(update, context, offset=0)
+
+
+@leads_only
+async def start_move_series(update: Update, context: StemmeContext) -> str | None:
+    """Starts moving a whole series: asks for the day of its next meeting."""
+    series = _series_from_button(context)
+    if series is None:
+        await _stale(update, context, "move series")
+        return END
+    context.flow_data = {"mode": "move_series", "series": series.id}
     return await _ask_day(update, context, offset=0)
 
 
@@ -492,6 +512,8 @@ async def _chosen(update: Update, context: StemmeContext, day: date, start: time
     context.flow_data["time"] = start.strftime("%H:%M")
     if context.flow_data.get("mode") == "move":
         return await _move(update, context, local)
+    if context.flow_data.get("mode") == "move_series":
+        return await _move_series(update, context, local)
     return await _ask_duration(update, context)
 
 
@@ -754,6 +776,81 @@ async def _move(update: Update, context: StemmeContext, local: datetime) -> str 
         + texts.ngettext(
             "{count} member is told, with an updated calendar file.",
             "{count} members are told, with an updated calendar file.",
+            told,
+        ).format(count=told),
+    )
+    return END
+
+
+async def _move_series(update: Update, context: StemmeContext, local: datetime) -> str | None:
+    """Moves a whole series: its future meetings are cancelled (members get the cancelling
+    calendar file) and the series goes on from ``local`` with the same length, place and
+    repetition (members get the new invitation)."""
+    texts = context.texts
+    member, _membership, team = context.require_member()
+    team_id = require_id(team)
+    old = meetings.get_team_series(
+        session=context.session,
+        team_id=team_id,
+        series_id=int(context.flow_data.get("series", 0)),
+    )
+    now = clock()
+    tz = _zone(context)
+    if old is None or old.cancelled:
+        await _stale(update, context, "move series")
+        return END
+    cancelled = sorted(
+        meetings.cancel_series(session=context.session, series_id=require_id(old), now=now),
+        key=lambda occurrence: occurrence.starts_at,
+    )
+    if cancelled:
+        meetings.schedule_notices(
+            session=context.session,
+            team_id=team_id,
+            notice=Notice.SERIES_CANCELLED,
+            now=now,
+            occurrence_ids=[require_id(occurrence) for occurrence in cancelled],
+            expires_at=cancelled[-1].starts_at,
+            tz=tz,
+            series_id=require_id(old),
+        )
+    series = meetings.create_series(
+        session=context.session,
+        team_id=team_id,
+        created_by_member_id=require_id(member),
+        first_date=local.date(),
+        start_time=local.time().replace(tzinfo=None),
+        duration_minutes=old.duration_minutes,
+        place=old.place,
+        repetition=Repetition(old.repetition),
+        lead_prepare_days=old.lead_prepare_days,
+    )
+    horizon = max(meetings.DEFAULT_HORIZON, local - now + timedelta(minutes=1))
+    upcoming = meetings.generate(
+        session=context.session, series=series, tz=tz, now=now, horizon=horizon
+    )
+    first = upcoming[0]
+    told = meetings.schedule_notices(
+        session=context.session,
+        team_id=team_id,
+        notice=Notice.NEW,
+        now=now,
+        occurrence_ids=[require_id(first)],
+        expires_at=first.starts_at,
+        tz=tz,
+        sequence=first.sequence,
+    )
+    logger.info("Meeting series %s moved to series %s, %s members told", old.id, series.id, told)
+    _after_commit(
+        update,
+        context,
+        texts._("Moved ✔ The series now meets from {when}.").format(
+            when=texts.when(first.starts_at)
+        )
+        + "\n"
+        + texts.ngettext(
+            "{count} member is told, with calendar files for the change.",
+            "{count} members are told, with calendar files for the change.",
             told,
         ).format(count=told),
     )
@@ -1086,6 +1183,7 @@ def build_flow() -> Flow:
             CallbackQueryHandler(confirm_cancel, pattern=rf"^mtg:cancel:{_ID}$"),
             CallbackQueryHandler(cancel_one, pattern=rf"^mtg:cancel!:{_ID}$"),
             CallbackQueryHandler(confirm_stop, pattern=rf"^mtg:stop:{_ID}$"),
+            CallbackQueryHandler(start_move_series, pattern=rf"^mtg:moveall:{_ID}$"),
             CallbackQueryHandler(stop_series, pattern=rf"^mtg:stop!:{_ID}$"),
         ],
         states={

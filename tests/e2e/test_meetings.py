@@ -245,6 +245,46 @@ async def test_cancelling_the_series_cancels_every_future_meeting_and_tells_ever
         assert {str(event["STATUS"]) for event in events} == {"CANCELLED"}
 
 
+async def test_moving_the_series_cancels_its_meetings_and_invites_to_the_new_time(
+    emulator: BotApiEmulator, bot: StemmeApplication, admin: Admin, e2e_engine: Engine
+) -> None:
+    _team_id, lise, omar, mette = await _crew(emulator, admin)
+    await _plan_weekly(lise, _today() + timedelta(days=4))
+    await _wait_documents([lise, omar, mette], 1)
+    [(old, old_occurrences)] = _series(e2e_engine)
+    new_day = _today() + timedelta(days=9)
+
+    await lise.send("/meeting")
+    await lise.press(f"mtg:moveall:{old.id}")
+    await lise.press("mtg:days:7")
+    await lise.press(f"mtg:day:{new_day:%Y%m%d}")
+    reaction = await lise.press("15:00")
+
+    assert "Flyttet ✔ Serien mødes nu fra" in reaction.text
+    await _wait_documents([lise, omar, mette], 3)
+    rows = _series(e2e_engine)
+    [(cancelled, before)] = [row for row in rows if row[0].id == old.id]
+    [(moved, after)] = [row for row in rows if row[0].id != old.id]
+    assert cancelled.cancelled
+    assert {row.status for row in before} == {OccurrenceStatus.CANCELLED}
+    assert (moved.repetition, moved.duration_minutes, moved.place) == (
+        old.repetition,
+        old.duration_minutes,
+        old.place,
+    )
+    assert [row.starts_at.astimezone(TZ).time() for row in after] == [time(15)] * len(after)
+    assert after[0].starts_at.astimezone(TZ).date() == new_day
+    for user in (lise, omar, mette):
+        cancelling, inviting = (_calendar(message) for message in _documents(user)[-2:])
+        assert str(cancelling["METHOD"]) == "CANCEL"
+        assert [str(event["UID"]) for event in cancelling.walk("VEVENT")] == [
+            f"meeting-{row.id}@stemme" for row in old_occurrences
+        ]
+        assert str(inviting["METHOD"]) == "REQUEST"
+        [event] = inviting.walk("VEVENT")
+        assert event.decoded("DTSTART") == datetime.combine(new_day, time(15), tzinfo=TZ)
+
+
 async def test_cancelling_one_meeting_sends_a_cancelling_file_with_the_same_uid(
     emulator: BotApiEmulator, bot: StemmeApplication, admin: Admin, e2e_engine: Engine
 ) -> None:
