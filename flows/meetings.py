@@ -799,21 +799,7 @@ async def _move_series(update: Update, context: StemmeContext, local: datetime) 
     if old is None or old.cancelled:
         await _stale(update, context, "move series")
         return END
-    cancelled = sorted(
-        meetings.cancel_series(session=context.session, series_id=require_id(old), now=now),
-        key=lambda occurrence: occurrence.starts_at,
-    )
-    if cancelled:
-        meetings.schedule_notices(
-            session=context.session,
-            team_id=team_id,
-            notice=Notice.SERIES_CANCELLED,
-            now=now,
-            occurrence_ids=[require_id(occurrence) for occurrence in cancelled],
-            expires_at=cancelled[-1].starts_at,
-            tz=tz,
-            series_id=require_id(old),
-        )
+    _cancel_series(context, old, now)
     series = meetings.create_series(
         session=context.session,
         team_id=team_id,
@@ -945,23 +931,7 @@ async def stop_series(update: Update, context: StemmeContext) -> str | None:
     if series is None:
         await _stale(update, context, "stop")
         return END
-    now = clock()
-    cancelled = meetings.cancel_series(
-        session=context.session, series_id=require_id(series), now=now
-    )
-    cancelled.sort(key=lambda occurrence: occurrence.starts_at)
-    told = 0
-    if cancelled:
-        told = meetings.schedule_notices(
-            session=context.session,
-            team_id=_team_id(context),
-            notice=Notice.SERIES_CANCELLED,
-            now=now,
-            occurrence_ids=[require_id(occurrence) for occurrence in cancelled],
-            expires_at=cancelled[-1].starts_at,
-            tz=_zone(context),
-            series_id=require_id(series),
-        )
+    cancelled, told = _cancel_series(context, series, clock())
     logger.info("Meeting series %s stopped, %s members told", series.id, told)
     _after_commit(
         update,
@@ -977,6 +947,30 @@ async def stop_series(update: Update, context: StemmeContext) -> str | None:
         ),
     )
     return END
+
+
+def _cancel_series(
+    context: StemmeContext, series: MeetingSeries, now: datetime
+) -> tuple[list[MeetingOccurrence], int]:
+    """Cancels the series' future meetings and queues the cancelling calendar file for
+    every member; returns the cancelled meetings (earliest first) and how many are told."""
+    cancelled = sorted(
+        meetings.cancel_series(session=context.session, series_id=require_id(series), now=now),
+        key=lambda occurrence: occurrence.starts_at,
+    )
+    if not cancelled:
+        return cancelled, 0
+    told = meetings.schedule_notices(
+        session=context.session,
+        team_id=_team_id(context),
+        notice=Notice.SERIES_CANCELLED,
+        now=now,
+        occurrence_ids=[require_id(occurrence) for occurrence in cancelled],
+        expires_at=cancelled[-1].starts_at,
+        tz=_zone(context),
+        series_id=require_id(series),
+    )
+    return cancelled, told
 
 
 def _changeable(occurrence: MeetingOccurrence, now: datetime) -> bool:
