@@ -1,9 +1,9 @@
 """A bot process for the benchmark: ``python -m bench.botproc stemme|echo``.
 
 ``stemme`` is what ``python -m bot run`` runs (``build_application`` from the ``STEMME_*``
-environment, long polling), without the migration step; ``echo`` is a bare
-python-telegram-bot Application with one MessageHandler that replies with the text and
-one CallbackQueryHandler that answers, against the same Bot API URL.
+environment, long polling with ``bot.polling``'s loop), without the migration step;
+``echo`` is a bare python-telegram-bot Application with one MessageHandler that replies
+with the text and one CallbackQueryHandler that answers, against the same Bot API URL.
 
 For measurement only, the built application's ``process_update`` is wrapped: after each
 update the process writes ``<update_id> <nanoseconds>`` as one line on stdout. The
@@ -13,6 +13,7 @@ benchmark reads these lines to learn when the bot is done with an update and how
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import time
@@ -28,7 +29,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import logs
+from bot import logs, polling
 from bot.app import build_application
 from bot.config import Settings
 
@@ -91,7 +92,11 @@ def main(argv: list[str]) -> int:
         build_application(settings) if argv[0] == "stemme" else build_echo(settings)
     )
     instrument(application, sys.stdout.fileno())
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    if argv[0] == "stemme":
+        # As ``stemme run``: bot.polling's loop, which confirms an update once processed.
+        asyncio.run(polling.serve(application, listen=None))
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
 
 
