@@ -21,6 +21,7 @@ from typing import Any
 from bench import agenda as agenda_bench
 from bench import fanout, report
 from bench import pulse as pulse_bench
+from bench import scale as scale_bench
 from bench.databases import (
     POSTGRES_URL_VARIABLE,
     migrated_postgres,
@@ -38,7 +39,7 @@ from storage.db import make_engine
 logger = logging.getLogger("bench")
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("flow", "memory", "queries", "fanout", "agenda", "pulse")
+SECTIONS = ("flow", "memory", "queries", "fanout", "agenda", "pulse", "scale")
 MEMBERS_PER_TEAM = 10
 RESIDENTS_PER_TEAM = 12
 BACKGROUND_NOTES_PER_TEAM = 100
@@ -340,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     fanouts: list[fanout.FanoutResult] = []
     agendas: list[agenda_bench.AgendaResult] = []
     pulse_results: list[pulse_bench.PulseResult] = []
+    scale_result: scale_bench.ScaleResult | None = None
     load_before = os.getloadavg()[0]
     started = time.monotonic()
     failed = False
@@ -356,6 +358,22 @@ def main(argv: list[str] | None = None) -> int:
             _agenda(options, agendas, work)
         if "pulse" in options.sections:
             _pulse(options, pulse_results, work)
+        if "scale" in options.sections:
+            # Section 8: webhook workers; PostgreSQL only (SQLite has one writer).
+            if options.postgres_url:
+                scale_result = asyncio.run(
+                    scale_bench.run_scale(
+                        postgres_url=options.postgres_url,
+                        options=scale_bench.ScaleOptions.quick()
+                        if options.quick
+                        else scale_bench.ScaleOptions(),
+                        work=work,
+                        seed=options.seed,
+                        migrated=migrated_postgres,
+                    )
+                )
+            else:
+                results.skipped.append("webhook workers (section 8): needs PostgreSQL")
     except Exception:
         logger.exception("The benchmark failed; bot logs are kept in %s", work)
         failed = True
@@ -364,10 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     failed = failed or any(flow.failures for flow in results.flows)
     failed = failed or any(result.lost for result in fanouts)
     failed = failed or any(result.counted != result.members for result in pulse_results)
+    failed = failed or (scale_result is not None and scale_result.failed)
     if results.memory is not None and results.memory.failures:
         failed = True
     rendered = report.render(results)
-    if fanouts or agendas or pulse_results:
+    if fanouts or agendas or pulse_results or scale_result:
         # Sections 5 and 6 go after the others, before the closing "skipped:" and "total".
         lines = rendered.splitlines(keepends=True)
         end = next(i for i, line in enumerate(lines) if line.startswith(("skipped: ", "total ")))
@@ -375,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
             fanout.render(fanouts),
             agenda_bench.render(agendas),
             pulse_bench.render(pulse_results),
+            scale_bench.render(scale_result),
         ]
         rendered = "".join([*lines[:end], *added, *lines[end:]])
     sys.stdout.write(rendered)
@@ -385,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     written["targets"] += agenda_bench.targets(agendas)
     written["pulse"] = [result.as_dict() for result in pulse_results]
     written["targets"] += pulse_bench.targets(pulse_results)
+    written["scale"] = scale_result.as_dict() if scale_result else None
+    written["targets"] += scale_bench.targets(scale_result)
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps(written, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.write(f"written: {options.output}\n")
