@@ -76,10 +76,22 @@ logger = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram gives up on a webhook request after about a minute and delivers it again.
 PROCESS_TIMEOUT = 40.0
+# Updates a worker process handles at once. Each holds a database connection while it
+# waits for Telegram, and the engine's pool has 5 + 10 overflow, shared with the prompt
+# dispatcher's sends (4): more at once would wait for a connection in the pool's blocking
+# checkout and stop the whole worker. Telegram is told to open no more connections than
+# the workers take together (setWebhook's max_connections).
+IN_FLIGHT = 8
 # uvicorn's exit code when the app did not start; ``stemme run`` exits with 2 like polling.
 STARTUP_FAILED = 3
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+def max_connections(workers: int) -> int:
+    """How many connections Telegram may open to the webhook: what the workers handle at
+    once together (Telegram allows 1 to 100)."""
+    return max(1, min(100, workers * IN_FLIGHT))
 
 
 def webhook_path(url: str) -> str:
@@ -101,6 +113,7 @@ class WebhookReceiver:
         self._secret = secret.encode()
         self.process_timeout = process_timeout
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._slots = asyncio.Semaphore(IN_FLIGHT)
 
     async def handle(self, request: Request) -> Response:
         """Checks the secret, processes the update, and answers 200, 403, 400 or 503."""
@@ -124,7 +137,8 @@ class WebhookReceiver:
         else:
             lock = self._lock(user.id) if user is not None else contextlib.nullcontext()
         delivery = Delivery()
-        async with lock:
+        # The user's lock first, then a slot: a request waiting for its user holds no slot.
+        async with lock, self._slots:
             token = DELIVERY.set(delivery)
             try:
                 await asyncio.wait_for(
@@ -177,11 +191,13 @@ async def serving(
         await application.start()
         try:
             if webhook_url:
+                services: Services = application.bot_data[SERVICES_KEY]
                 await application.bot.set_webhook(
                     webhook_url,
                     secret_token=secret,
                     allowed_updates=Update.ALL_TYPES,
                     drop_pending_updates=False,
+                    max_connections=max_connections(services.settings.webhook_workers),
                 )
                 logger.info("Webhook set; receiving updates on %s", webhook_path(webhook_url))
             yield

@@ -248,3 +248,52 @@ async def test_a_step_that_takes_too_long_gets_503_is_undone_and_the_redelivery_
     assert response.status_code == 200
     assert processed(worker.database_url, 901)
     assert len(sent_to(emulator, 7006)) == 1
+
+
+async def test_a_worker_takes_at_most_in_flight_updates_at_once_and_answers_every_one() -> None:
+    """Forty requests at once (Telegram's default) never hold more than IN_FLIGHT updates,
+    so the engine's pool (15 connections, 4 of them for the dispatcher) is never exhausted;
+    every request is answered."""
+    import asyncio
+    import types
+
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+    from telegram import Bot
+
+    from bot.webhook import IN_FLIGHT, WebhookReceiver, max_connections
+
+    running = {"now": 0, "most": 0}
+
+    async def process_update(update: object) -> None:
+        running["now"] += 1
+        running["most"] = max(running["most"], running["now"])
+        await asyncio.sleep(0.05)
+        running["now"] -= 1
+
+    engine = types.SimpleNamespace(dialect=types.SimpleNamespace(name="postgresql"))
+    application: Any = types.SimpleNamespace(
+        bot=Bot(TOKEN),
+        bot_data={SERVICES_KEY: types.SimpleNamespace(engine=engine)},
+        process_update=process_update,
+    )
+    receiver = WebhookReceiver(application, secret=SECRET)
+    app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
+    emulator = types.SimpleNamespace(user=lambda *args, **kwargs: None)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://worker"
+    ) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    "/hook",
+                    json=message_update(emulator, 1000 + n, 8000 + n, "hej"),  # type: ignore[arg-type]
+                    headers={SECRET_HEADER: SECRET},
+                )
+                for n in range(40)
+            )
+        )
+    assert [response.status_code for response in responses] == [200] * 40
+    assert running["most"] == IN_FLIGHT
+    assert max_connections(1) == IN_FLIGHT and max_connections(4) == 4 * IN_FLIGHT
+    assert max_connections(50) == 100

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, func, select
 
+from bot.webhook import max_connections
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.models import Conversation, Note, ProcessedUpdate
@@ -167,6 +168,10 @@ async def test_stemme_run_webhook_as_a_real_process(
             await asyncio.sleep(0.1)
         assert emulator.webhook_url == f"http://127.0.0.1:{port}/hook"
         assert {c.params.get("secret_token") for c in emulator.calls_for("setWebhook")} == {SECRET}
+        # Telegram opens no more connections than the workers handle at once.
+        assert {
+            int(c.params.get("max_connections", 0)) for c in emulator.calls_for("setWebhook")
+        } == {max_connections(int(workers))}
 
         anna = emulator.user(7301, "Anna", language_code="da")
         reaction = await anna.send("/start", timeout=20)
