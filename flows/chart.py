@@ -11,16 +11,10 @@ import io
 from collections.abc import Sequence
 from datetime import datetime
 
-import matplotlib
 from babel.numbers import format_decimal
 
-matplotlib.use("Agg")
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402 - after use("Agg")
-from matplotlib.figure import Figure  # noqa: E402
-
-from flows.i18n import N_, Texts  # noqa: E402
-from storage.pulse import ItemResult  # noqa: E402
+from flows.i18n import N_, Texts
+from storage.pulse import ItemResult
 
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 8, 6, 100
 SAFE_COLOUR = "#2a7f62"
@@ -51,6 +45,11 @@ def render_chart(
     """Returns the PNG: the score over time above, this pulse's items (mean and spread,
     the weakest in another colour) below."""
     _ = texts._
+    # Imported on first use: matplotlib costs the bot process tens of MB, and most
+    # processes never draw a chart (the memory target of make bench).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI)
     FigureCanvasAgg(figure)
     top, bottom = figure.subplots(2, 1, gridspec_kw={"height_ratios": [2, 3]})

@@ -12,22 +12,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-from fpdf import FPDF
-
 from flows.i18n import Texts
-
-FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-FONT_BOLD = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
 
 
 def resident_pdf(exported: dict[str, Any], texts: Texts) -> bytes:
     """Renders the export of one resident as an A4 PDF."""
+    # Imported here: only an export needs them, and they are large.
+    import matplotlib
+    from fpdf import FPDF
+
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     _ = texts._
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_font("DejaVu", "", str(FONT))
-    pdf.add_font("DejaVu", "B", str(FONT_BOLD))
+    pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
     pdf.add_page()
     resident = exported["resident"]
     pdf.set_font("DejaVu", "B", 16)

@@ -1,0 +1,18 @@
+"""The bot process stays small: large libraries load only when they are used."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_starting_the_bot_does_not_load_the_chart_or_pdf_libraries() -> None:
+    code = (
+        "import sys, bot.app, bot.cli; bot.cli.build_parser(__import__('flows.i18n').i18n"
+        ".texts('da', __import__('zoneinfo').ZoneInfo('UTC'))); "
+        "print(sorted(m for m in ('matplotlib', 'fpdf') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
