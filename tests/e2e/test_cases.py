@@ -258,6 +258,7 @@ async def test_listening_perspectives_and_the_leads_overview(
     assert "Skriv kort hvorfor" in reaction.text
     reaction = await lise.send("Vi fandt en løsning på mødet.")
     assert "Lukket ✔ Sagen om Hr. B., stue 3" in reaction.text
+    await lise.emulator.wait_idle(settle=0.3)  # the answer can come before the commit
     with Session(e2e_engine) as session:
         closed = session.exec(
             select(ResidentCase).where(col(ResidentCase.closed_at).is_not(None))
