@@ -143,6 +143,8 @@ def build_application(
         .base_file_url(settings.api_base_file_url)
         # Repeats what is safe to repeat after 429, 5xx and network faults (bot/faults.py).
         .request(TelegramRequest(connection_pool_size=APPLICATION_POOL_SIZE))
+        # Long polling (bot/polling.py) has its own backoff: counted, never repeated here.
+        .get_updates_request(TelegramRequest(retry=False, connection_pool_size=1))
         .context_types(ContextTypes(context=StemmeContext))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)

@@ -33,12 +33,12 @@ import json
 import logging
 from typing import Any
 
-import httpx
 from telegram.error import TelegramError, TimedOut
-from telegram.request import HTTPXRequest, RequestData
+from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot import metrics
+from bot.http import NOT_SENT, AiohttpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,6 @@ SAFE_PREFIXES = ("get", "set")
 SAFE_METHODS = frozenset({"deletewebhook", "deletemycommands"})
 # Cosmetic calls the bot runs on without: never worth delaying an answer for.
 NOT_REPEATED = frozenset({"setmycommands", "deletemycommands", "setchatmenubutton"})
-# httpx errors that mean the request never reached Telegram.
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def safe_to_repeat(method: str) -> bool:
@@ -82,8 +80,9 @@ def classify(code: int, payload: bytes) -> tuple[str, float | None, int | None]:
     return str(code), None, None
 
 
-class TelegramRequest(HTTPXRequest):
-    """``HTTPXRequest`` that counts failures and, with ``retry``, repeats what is safe."""
+class TelegramRequest(AiohttpRequest):
+    """The Bot API transport (``bot/http.py``) that counts failures and, with ``retry``,
+    repeats what is safe."""
 
     def __init__(
         self,
@@ -105,10 +104,10 @@ class TelegramRequest(HTTPXRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        write_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        connect_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        pool_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Makes the request; repeats it after faults where that is safe (module docstring)."""
         endpoint = url.rsplit("/", 1)[-1]
