@@ -82,7 +82,24 @@ def instrument(application: AnyApplication, fd: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Builds the bot named by ``argv[0]`` and polls until SIGTERM/SIGINT."""
+    """Builds the bot named by ``argv[0]`` and polls until SIGTERM/SIGINT.
+
+    With ``BENCH_PROFILE=<directory>`` in the environment the process runs under cProfile
+    and writes ``<directory>/<kind>-<pid>.prof`` when it stops (for finding where the CPU
+    time goes; the figures of such a run are not comparable)."""
+    profile_dir = os.environ.get("BENCH_PROFILE")
+    if profile_dir and len(argv) == 1:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        try:
+            return profiler.runcall(_main, argv)
+        finally:
+            profiler.dump_stats(os.path.join(profile_dir, f"{argv[0]}-{os.getpid()}.prof"))
+    return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in KINDS:
         sys.stderr.write(f"usage: python -m bench.botproc {'|'.join(KINDS)}\n")
         return 2
