@@ -2,7 +2,9 @@
 and key rotation. Each one is recorded in the audit log (ids and counts, never text).
 
 docs/privacy.md describes what is stored, for how long, and how each right is served;
-the CLI (``stemme privacy …``) is the way in.
+the CLI (``stemme privacy …``) is the way in. In Telegram (``flows/privacy.py``) a team lead
+reads the team's audit log and erases a resident who has left: the queries for that are at
+the end of this module.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Table, delete, text, update
+from sqlalchemy import Column, Table, delete, func, or_, text, update
 from sqlmodel import Session, SQLModel, col, select
 
 from storage import crypto
@@ -20,6 +22,7 @@ from storage.audit import record
 from storage.db import require_id, utcnow
 from storage.models import (
     Absence,
+    AuditEntry,
     CaseAnswer,
     CaseMoment,
     CasePerspective,
@@ -416,6 +419,140 @@ def unencrypted_values(*, session: Session) -> int:
     return count
 
 
+# ---------------------------------------------------------------- in Telegram, for a lead
+
+AUDIT_PAGE_SIZE = 10
+MEMBER_ACTOR = "member:"
+
+
+def deactivated_residents(*, session: Session, team_id: int) -> list[Resident]:
+    """The team's deactivated residents by alias: the ones a lead may erase in Telegram
+    (an active resident is deactivated in /residents first)."""
+    residents = session.exec(
+        select(Resident).where(col(Resident.team_id) == team_id, col(Resident.active).is_(False))
+    ).all()
+    return sorted(residents, key=lambda resident: resident.alias.casefold())
+
+
+def erasable_resident(
+    *, session: Session, team_id: int, resident_id: int, lock: bool = False
+) -> Resident | None:
+    """The team's resident with this id, freshly read; None if there is no such resident in
+    this team (another team's, or erased already). ``lock`` holds the row on PostgreSQL until
+    the commit, so two leads erasing (or a lead reactivating) at once do not interleave."""
+    query = select(Resident).where(
+        col(Resident.id) == resident_id, col(Resident.team_id) == team_id
+    )
+    if lock:
+        query = query.with_for_update()
+    return session.exec(query.execution_options(populate_existing=True)).first()
+
+
+def preview_resident_erasure(*, session: Session, resident: Resident) -> Erased:
+    """What ``erase_resident`` would remove, by table, counted without changing anything."""
+    resident_id = resident.id
+    preview = Erased()
+    note_ids = select(Note.id).where(col(Note.resident_id) == resident_id)
+    case_ids = select(ResidentCase.id).where(col(ResidentCase.resident_id) == resident_id)
+    decision_ids = select(Decision.id).where(col(Decision.resident_id) == resident_id)
+    trial_ids = select(TrialAction.id).where(col(TrialAction.decision_id).in_(decision_ids))
+    pending = col(Prompt.status).in_(["pending", "claimed"])
+    prefixes = [
+        *(f"case:{case_id}:" for case_id in session.exec(case_ids).all()),
+        *(f"decision:{decision_id}:" for decision_id in session.exec(decision_ids).all()),
+    ]
+    for prefix in prefixes:
+        preview.add(
+            "prompt",
+            _count(
+                session,
+                Prompt,
+                col(Prompt.dedupe_key).startswith(prefix, autoescape=True),
+                pending,
+            ),
+        )
+    preview.add(
+        "case_moment",
+        _count(
+            session,
+            CaseMoment,
+            or_(col(CaseMoment.case_id).in_(case_ids), col(CaseMoment.note_id).in_(note_ids)),
+        ),
+    )
+    preview.add("case_answer", _count(session, CaseAnswer, col(CaseAnswer.case_id).in_(case_ids)))
+    preview.add(
+        "case_perspective",
+        _count(session, CasePerspective, col(CasePerspective.case_id).in_(case_ids)),
+    )
+    preview.add("resident_case", _count(session, ResidentCase, col(ResidentCase.id).in_(case_ids)))
+    preview.add("checkin", _count(session, Checkin, col(Checkin.trial_action_id).in_(trial_ids)))
+    preview.add(
+        "trial_action",
+        _count(session, TrialAction, col(TrialAction.decision_id).in_(decision_ids)),
+    )
+    preview.add("vote", _count(session, Vote, col(Vote.decision_id).in_(decision_ids)))
+    preview.add("proposal", _count(session, Proposal, col(Proposal.decision_id).in_(decision_ids)))
+    preview.add("decision", _count(session, Decision, col(Decision.id).in_(decision_ids)))
+    preview.add("note_marker", _count(session, NoteMarker, col(NoteMarker.note_id).in_(note_ids)))
+    preview.add("note", _count(session, Note, col(Note.resident_id) == resident_id))
+    preview.add("resident", 1)
+    return preview
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of a team's audit log, newest first, with the names of the members its
+    entries mention (``None`` for an erased member)."""
+
+    entries: list[AuditEntry]
+    names: dict[int, str | None]
+    page: int
+    older: bool
+
+
+def actor_member_id(actor: str) -> int | None:
+    """The member id of an actor written as ``member:<id>``; None for cli, system, admin."""
+    if not actor.startswith(MEMBER_ACTOR):
+        return None
+    number = actor.removeprefix(MEMBER_ACTOR)
+    return int(number) if number.isdigit() else None
+
+
+def team_audit_page(
+    *, session: Session, team_id: int, page: int = 0, size: int = AUDIT_PAGE_SIZE
+) -> AuditPage:
+    """The team's audit entries, newest first, ``size`` per page (page 0 is the newest);
+    ``older`` says whether an older page follows."""
+    page = max(page, 0)
+    rows = list(
+        session.exec(
+            select(AuditEntry)
+            .where(col(AuditEntry.team_id) == team_id)
+            .order_by(col(AuditEntry.id).desc())
+            .offset(page * size)
+            .limit(size + 1)
+        ).all()
+    )
+    entries = rows[:size]
+    mentioned: set[int] = set()
+    for entry in entries:
+        actor = actor_member_id(entry.actor)
+        if actor is not None:
+            mentioned.add(actor)
+        subject = entry.detail.get("member_id")
+        if isinstance(subject, int):
+            mentioned.add(subject)
+    names: dict[int, str | None] = dict.fromkeys(mentioned)
+    if mentioned:
+        for member_id, name, telegram_id in session.exec(
+            select(Member.id, Member.name, Member.telegram_id).where(col(Member.id).in_(mentioned))
+        ).all():
+            # An erased member keeps a row without a name or a Telegram id.
+            erased = name == ERASED_NAME or telegram_id < 0
+            names[member_id or 0] = None if erased else name
+    return AuditPage(entries=entries, names=names, page=page, older=len(rows) > size)
+
+
 def _export_cases(session: Session, resident_id: int) -> list[dict[str, Any]]:
     """The resident's Borgerens stemme cases: answers, summary, attached notes, perspectives."""
     cases = session.exec(
@@ -572,6 +709,10 @@ def _delete(session: Session, model: type[SQLModel], *conditions: Any) -> int:
         delete(model).where(*conditions).execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of a DELETE
+
+
+def _count(session: Session, model: type[SQLModel], *conditions: Any) -> int:
+    return int(session.exec(select(func.count()).select_from(model).where(*conditions)).one())
 
 
 def _iso(moment: datetime | None) -> str | None:
