@@ -75,6 +75,13 @@ class Settings(BaseSettings):
             "(stemme privacy new-key). Unset on SQLite: a key file next to the database."
         ),
     )
+    privacy_contact: str | None = Field(
+        default=None,
+        description=(
+            "Whom staff contact about their data, shown by /privacy, e.g. "
+            '"DPO, Aarhus Kommune, dpo@aarhus.dk". Unset: ask the team lead or the DPO.'
+        ),
+    )
 
     @field_validator("admins", mode="before")
     @classmethod
