@@ -30,6 +30,7 @@ from flows import (
     micromoment,
     moments,
     onboarding,
+    privacy,
     pulse,
     residents,
     rhythm,
@@ -82,6 +83,7 @@ def build_router() -> Router:
             groups.build_flow(),
             pulse.build_flow(),
             dilemmas.build_flow(),
+            privacy.build_flow(),
             # Last: its fast path takes any plain text or voice outside a flow.
             micromoment.build_flow(),
         ],

@@ -42,6 +42,7 @@ MEMBER_COMMANDS = (
     Command("mute", N_("Pause my reminders for a while")),
     Command("away", N_("When I am away (leads: the team's days off)")),
     Command("focus", N_("The team's monthly focus")),
+    Command("privacy", N_("What is stored about the team, and for how long")),
     Command("language", N_("Change language")),
     Command("help", N_("What I can do for you")),
     Command("cancel", N_("Stop what you are doing")),
