@@ -110,7 +110,7 @@ def add_note(
     )
     session.add(note)
     session.flush()
-    _write_markers(session, note, chosen)
+    _write_markers(session, note, chosen, replace=False)
     return note
 
 
@@ -121,8 +121,12 @@ def _markers(markers: Sequence[str]) -> list[Marker]:
     return chosen
 
 
-def _write_markers(session: Session, note: Note, markers: Sequence[Marker]) -> None:
-    session.execute(delete(NoteMarker).where(col(NoteMarker.note_id) == note.id))
+def _write_markers(
+    session: Session, note: Note, markers: Sequence[Marker], *, replace: bool = True
+) -> None:
+    """Stores the note's markers; ``replace`` first removes those it had (an edit)."""
+    if replace:
+        session.execute(delete(NoteMarker).where(col(NoteMarker.note_id) == note.id))
     for marker in markers:
         session.add(
             NoteMarker(

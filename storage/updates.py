@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, text
+from sqlalchemy import Table, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from storage.db import utcnow
 from storage.models import ProcessedUpdate
@@ -25,18 +25,25 @@ from storage.models import ProcessedUpdate
 # The longest a step waits for a row another worker holds (PostgreSQL).
 LOCK_TIMEOUT = timedelta(seconds=3)
 
+# Built once and run on the session's connection, without the ORM: these run twice for
+# every update, and the ORM's statement handling cost more than the statements (bench/).
+_TABLE: Table = ProcessedUpdate.__table__  # type: ignore[attr-defined]  # set by SQLModel
+_RECORD = {
+    name: insert(_TABLE)
+    .values(update_id=bindparam("update_id"), processed_at=bindparam("processed_at"))
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    .returning(_TABLE.c.update_id)
+    for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_FIND = select(_TABLE.c.update_id).where(_TABLE.c.update_id == bindparam("update_id"))
+
 
 def record(*, session: Session, update_id: int, now: datetime | None = None) -> bool:
     """Records ``update_id`` as processed in the session's transaction; returns False
     when it was recorded before (the update is a redelivery and must be skipped)."""
-    insert = postgresql_insert if _dialect(session) == "postgresql" else sqlite_insert
-    statement = (
-        insert(ProcessedUpdate)
-        .values(update_id=update_id, processed_at=now or utcnow())
-        .on_conflict_do_nothing(index_elements=["update_id"])
-        .returning(col(ProcessedUpdate.update_id))
-    )
-    return session.execute(statement).first() is not None
+    statement = _RECORD["postgresql" if _dialect(session) == "postgresql" else "sqlite"]
+    parameters = {"update_id": update_id, "processed_at": now or utcnow()}
+    return session.connection().execute(statement, parameters).first() is not None
 
 
 def begin(*, session: Session, update_id: int, lock_timeout: timedelta = LOCK_TIMEOUT) -> bool:
@@ -72,9 +79,7 @@ def _dialect(session: Session) -> str:
 
 def was_processed(*, session: Session, update_id: int) -> bool:
     """Whether ``update_id`` was recorded as processed (committed)."""
-    found = session.exec(
-        select(ProcessedUpdate.update_id).where(col(ProcessedUpdate.update_id) == update_id)
-    ).first()
+    found = session.connection().execute(_FIND, {"update_id": update_id}).first()
     return found is not None
 
 
