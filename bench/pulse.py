@@ -25,6 +25,10 @@ TZ = ZoneInfo("Europe/Copenhagen")
 # A press on the last statement is answered well within a tenth of a second.
 ANSWER_TARGET_MS = 100.0
 CHART_TARGET_MS = 500.0
+# PostgreSQL: answers at once from several threads, as from several webhook workers.
+# SQLite: one thread, as in the bot: one process whose steps run one after the other on
+# one event loop. (Several threads writing one SQLite file wait in SQLite's busy handler,
+# which sleeps in steps of up to 100 ms: a contention the bot never has.)
 THREADS = 4
 
 
@@ -34,8 +38,10 @@ class PulseResult:
 
     database: str
     members: int
+    threads: int
     answers: Spread
     chart: Spread
+    first_chart_ms: float
     counted: int
 
     @property
@@ -52,14 +58,17 @@ class PulseResult:
         return {
             "database": self.database,
             "members": self.members,
+            "threads": self.threads,
             "answer_ms": self.answers.as_dict(),
             "chart_ms": self.chart.as_dict(),
+            "first_chart_ms": round(self.first_chart_ms, 1),
             "counted": self.counted,
         }
 
 
 def run_pulse(*, database_url: str, database: str, members: int, charts: int) -> PulseResult:
-    """One team of ``members`` answers a pulse from ``THREADS`` threads; then the chart."""
+    """One team of ``members`` answers a pulse (from ``THREADS`` threads on PostgreSQL, one
+    on SQLite); then the chart."""
     engine = make_engine(database_url)
     try:
         now = utcnow()
@@ -106,7 +115,8 @@ def run_pulse(*, database_url: str, database: str, members: int, charts: int) ->
                 )
             return time.perf_counter() - started
 
-        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        threads = threads_for(database)
+        with ThreadPoolExecutor(max_workers=threads) as pool:
             durations = list(pool.map(answer, member_ids))
         later = now + pulses.OPEN_FOR + timedelta(minutes=1)
         with Session(engine) as session:
@@ -114,6 +124,13 @@ def run_pulse(*, database_url: str, database: str, members: int, charts: int) ->
             assert current is not None
             shown = pulses.result(session=session, pulse=current, now=later)
             counted = sum(pulses.tally(session=session, pulse_id=pulse_id).values()) // 7
+        # The first chart of a process also loads matplotlib (flows/chart.py imports it
+        # lazily, to keep the bot's memory low): timed on its own.
+        started = time.perf_counter()
+        render_chart(
+            texts=texts("da", TZ), team="Team Puls", history=shown.history, items=shown.items
+        )
+        first_chart = time.perf_counter() - started
         chart_times = []
         for _ in range(charts):
             started = time.perf_counter()
@@ -124,12 +141,19 @@ def run_pulse(*, database_url: str, database: str, members: int, charts: int) ->
         return PulseResult(
             database=database,
             members=members,
+            threads=threads,
             answers=spread_ms(durations),
             chart=spread_ms(chart_times),
+            first_chart_ms=first_chart * 1000,
             counted=counted,
         )
     finally:
         engine.dispose()
+
+
+def threads_for(database: str) -> int:
+    """How many threads answer at once on this database (see ``THREADS``)."""
+    return 1 if database == "sqlite" else THREADS
 
 
 def targets(results: list[PulseResult]) -> list[dict[str, Any]]:
@@ -150,15 +174,17 @@ def render(results: list[PulseResult]) -> str:
     if not results:
         return ""
     lines = [
-        f"7. Pulse: {results[0].members} members answer from {THREADS} threads (each answer"
-        " rewrites the pulse's 49 count rows); the 800x600 chart"
+        f"7. Pulse: {results[0].members} members answer (each answer rewrites the pulse's 49"
+        " count rows); the 800x600 chart (the first of a process timed apart)"
     ]
     for result in results:
         verdict = "met" if result.met else "MISSED"
         lines.append(
-            f"   {result.database:<11} answer p50 {result.answers.p50:6.2f} ms"
+            f"   {result.database:<11} {result.threads} thread(s):"
+            f" answer p50 {result.answers.p50:6.2f} ms"
             f"  p99 {result.answers.p99:6.2f} ms; chart p50 {result.chart.p50:6.1f} ms"
-            f"  p99 {result.chart.p99:6.1f} ms; {result.counted} of {result.members} counted"
+            f"  p99 {result.chart.p99:6.1f} ms (the first, loading matplotlib,"
+            f" {result.first_chart_ms:.0f} ms); {result.counted} of {result.members} counted"
             f" (targets answer p99 < {ANSWER_TARGET_MS:g} ms, chart p99 <"
             f" {CHART_TARGET_MS:g} ms: {verdict})"
         )

@@ -8,7 +8,7 @@ from bench.pulse import render, run_pulse
 from storage.migrate import upgrade
 
 
-def test_the_pulse_section_counts_every_answer_from_several_threads(tmp_path: Path) -> None:
+def test_the_pulse_section_counts_every_answer_and_draws_the_chart(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'pulse.db'}"
     upgrade(url)
 
