@@ -38,7 +38,7 @@ from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot import metrics
-from bot.http import NOT_SENT, AiohttpRequest
+from bot.transport import NOT_SENT, AiohttpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def classify(code: int, payload: bytes) -> tuple[str, float | None, int | None]:
 
 
 class TelegramRequest(AiohttpRequest):
-    """The Bot API transport (``bot/http.py``) that counts failures and, with ``retry``,
+    """The Bot API transport (``bot/transport.py``) that counts failures and, with ``retry``,
     repeats what is safe."""
 
     def __init__(

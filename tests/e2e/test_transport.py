@@ -1,4 +1,4 @@
-"""The Bot API transport (bot/http.py) against the emulator over loopback: what it sends
+"""The Bot API transport (bot/transport.py) against the emulator over loopback: what it sends
 arrives as Telegram would read it, and its failures say whether the request was sent."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import NetworkError, TimedOut
 
-from bot.http import NOT_SENT, AiohttpRequest
+from bot.transport import NOT_SENT, AiohttpRequest
 from tests.e2e.conftest import TOKEN
 from tests.emulator import BotApiEmulator
 
