@@ -39,7 +39,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot import metrics
 from storage import prompts
-from storage.db import session_scope, utcnow
+from storage.db import one_writer, session_scope, utcnow
 from storage.models import Prompt
 
 logger = logging.getLogger(__name__)
@@ -256,7 +256,8 @@ class Dispatcher:
             )
 
     async def _deliver(self, prompt: Prompt) -> None:
-        async with self._slots:
+        # SQLite: one prompt or member's step at a time in this process (storage/db.py).
+        async with self._slots, one_writer(self.engine):
             await self._send(prompt)
 
     async def _send(self, prompt: Prompt) -> None:

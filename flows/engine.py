@@ -51,7 +51,7 @@ from bot import metrics
 from bot.config import Settings
 from flows.i18n import Texts, texts
 from storage import conversations, health, updates
-from storage.db import session_scope, utcnow
+from storage.db import one_writer, session_scope, utcnow
 from storage.directory import resolve_member
 from storage.models import Conversation, Member, Membership, Role, Team
 
@@ -218,17 +218,19 @@ class Router(BaseHandler[Update, StemmeContext, None]):
         context.post_commit = []
         delivery = DELIVERY.get()
         try:
-            with session_scope(services.engine) as session:
-                if delivery is not None and not updates.begin(
-                    session=session, update_id=update.update_id
-                ):
-                    delivery.duplicate = True
-                    metrics.UPDATES.inc(outcome="duplicate")
-                    logger.info("Update %s was processed before: skipped", update.update_id)
-                    return
-                await self._dispatch_in(update, context, session, services.settings)
-                if delivery is not None:
-                    updates.finish(session=session, update_id=update.update_id)
+            # SQLite: one step or prompt at a time in this process (storage/db.py).
+            async with one_writer(services.engine):
+                with session_scope(services.engine) as session:
+                    if delivery is not None and not updates.begin(
+                        session=session, update_id=update.update_id
+                    ):
+                        delivery.duplicate = True
+                        metrics.UPDATES.inc(outcome="duplicate")
+                        logger.info("Update %s was processed before: skipped", update.update_id)
+                        return
+                    await self._dispatch_in(update, context, session, services.settings)
+                    if delivery is not None:
+                        updates.finish(session=session, update_id=update.update_id)
         except Exception as error:
             if delivery is not None and health.database_unavailable(error):
                 # Nothing is stored and nobody is told: the update comes again.

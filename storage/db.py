@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -107,3 +109,34 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+# One lock per SQLite engine and event loop (see ``one_writer``).
+_WRITERS: weakref.WeakKeyDictionary[
+    Engine, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+] = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def one_writer(engine: Engine) -> AsyncIterator[None]:
+    """Around a unit of work that awaits (a step with its Telegram calls, a prompt's send):
+    on SQLite, one such unit at a time in this process; on PostgreSQL, no wait at all.
+
+    SQLite has one writer, and a transaction holds the write lock from its first write to
+    its commit, across the Telegram calls in between. Were a second unit of the same event
+    loop to write meanwhile (the prompt dispatcher while a member's step waits for
+    Telegram, or two prompts), SQLite would make it wait inside the driver, which blocks
+    the event loop that the first unit needs to reach its commit: a freeze of the busy
+    timeout, ending in "database is locked". PostgreSQL locks rows, and waits without
+    blocking anyone else's progress.
+    """
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    locks = _WRITERS.setdefault(engine, weakref.WeakKeyDictionary())
+    lock = locks.get(loop)
+    if lock is None:
+        lock = locks[loop] = asyncio.Lock()
+    async with lock:
+        yield
