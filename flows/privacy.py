@@ -163,9 +163,16 @@ async def show_log(update: Update, context: StemmeContext) -> str | None:
         navigation.append(
             InlineKeyboardButton(_("Older ▶"), callback_data=f"prv:log:{team.id}:{page.page + 1}")
         )
-    await respond(
-        update, "\n".join(lines), InlineKeyboardMarkup([navigation]) if navigation else None
+    # The log replaces the /privacy message: its other button stays at hand.
+    rows = [navigation] if navigation else []
+    rows.append(
+        [
+            InlineKeyboardButton(
+                _("Erase a resident who has moved out"), callback_data=f"prv:gone:{team.id}"
+            )
+        ]
     )
+    await respond(update, "\n".join(lines), InlineKeyboardMarkup(rows))
     return END
 
 

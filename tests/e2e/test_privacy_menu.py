@@ -179,6 +179,8 @@ async def test_a_lead_erases_a_resident_who_has_moved_out(
     assert created in reaction.text and erased_line not in reaction.text
     reaction = await lise.press(_("◀ Newer"))
     assert erased_line in reaction.text
+    # The log took the /privacy message's place; its other button is still there.
+    assert reaction.edits[-1].button_texts == [_("Older ▶"), ERASE]
 
 
 async def test_forged_and_stale_presses_erase_nothing(
