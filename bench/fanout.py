@@ -319,9 +319,9 @@ def render(results: list[FanoutResult]) -> str:
             f"  (target <= {BUSIEST_ALLOWED}: {busy})"
         )
     lines += [
-        "   (SendLimiter's bucket holds 30 and starts empty: the first 30 go at once, 30 more",
-        "    follow within that second, and the run ends about 1 s under N/30; a bucket of",
-        "    one, AsyncLimiter(1, 1/30), keeps every second at 30: see docs/scheduling.md)",
+        "   (SendLimiter is a bucket of one, AsyncLimiter(1, 1/30): one message every 1/30 s,",
+        "    so no second holds more than 30 and the run cannot end before N/30 s: see",
+        "    docs/scheduling.md)",
         "",
     ]
     return "\n".join(lines) + "\n"
