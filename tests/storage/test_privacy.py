@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -14,8 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from storage import conversations, crypto, migrate, privacy
-from storage.db import make_engine, require_id, utcnow
-from storage.directory import TeamMember
+from storage.db import make_engine, utcnow
 from storage.models import (
     AuditEntry,
     Conversation,
@@ -26,34 +24,11 @@ from storage.models import (
     Prompt,
     Resident,
     Site,
-    Team,
 )
 from storage.notes import add_note
 from storage.prompts import schedule
-from tests.factories import id_of, make_member, make_resident, make_team
-
-TZ = ZoneInfo("Europe/Copenhagen")
-SECRET = "Fru Hansen smilede da hun fik kaffe i haven"
-
-
-def _note(
-    session: Session, *, days_old: int = 0, markers: tuple[str, ...] = ("tryghed",)
-) -> tuple[Team, TeamMember, Resident, Note]:
-    team = make_team(session=session)
-    author = make_member(session=session, team=team, name="Omar Nielsen")
-    resident = make_resident(session=session, team=team, alias="Fru H")
-    note = add_note(
-        session=session,
-        team=team,
-        resident=resident,
-        author_member_id=id_of(author.member),
-        tz=TZ,
-        text=SECRET,
-        markers=markers,
-        now=utcnow() - timedelta(days=days_old),
-    )
-    session.commit()
-    return team, author, resident, note
+from tests.factories import id_of, make_resident
+from tests.storage.privacy_data import SECRET, TZ, loop_about, note_about_resident
 
 
 def _raw(session: Session, sql: str) -> list[str]:
@@ -63,7 +38,7 @@ def _raw(session: Session, sql: str) -> list[str]:
 def test_note_text_and_drafts_are_not_readable_in_the_database(
     session: Session, database_url: str
 ) -> None:
-    _team, author, _resident, note = _note(session)
+    _team, author, _resident, note = note_about_resident(session)
     conversations.save(
         session=session,
         telegram_id=author.member.telegram_id,
@@ -92,7 +67,7 @@ def test_note_text_and_drafts_are_not_readable_in_the_database(
 
 
 def test_a_stored_value_does_not_open_with_another_key(session: Session) -> None:
-    _note(session)
+    note_about_resident(session)
     crypto.configure([crypto.new_key()])
     session.expire_all()
     with pytest.raises(crypto.KeyProblem) as problem:
@@ -101,7 +76,7 @@ def test_a_stored_value_does_not_open_with_another_key(session: Session) -> None
 
 
 def test_retention_removes_old_text_and_keeps_the_markers(session: Session) -> None:
-    team, _author, resident, old = _note(session, days_old=200)
+    team, _author, resident, old = note_about_resident(session, days_old=200)
     fresh = add_note(
         session=session,
         team=team,
@@ -134,7 +109,7 @@ def test_retention_removes_old_text_and_keeps_the_markers(session: Session) -> N
 
 
 def test_a_site_without_retention_keeps_text_and_the_limit_is_checked(session: Session) -> None:
-    team, _author, _resident, old = _note(session, days_old=400)
+    team, _author, _resident, old = note_about_resident(session, days_old=400)
     site = team.site_id
     site_row = session.get(Site, site)
     assert site_row is not None
@@ -148,7 +123,7 @@ def test_a_site_without_retention_keeps_text_and_the_limit_is_checked(session: S
 
 
 def test_export_holds_everything_about_the_resident_and_is_audited(session: Session) -> None:
-    team, author, resident, note = _note(session, markers=("tryghed", "respekt"))
+    team, author, resident, note = note_about_resident(session, markers=("tryghed", "respekt"))
     other = make_resident(session=session, team=team, alias="Hr B")
     add_note(
         session=session,
@@ -177,7 +152,7 @@ def test_export_holds_everything_about_the_resident_and_is_audited(session: Sess
 
 
 def test_erasing_a_resident_removes_them_and_their_notes_only(session: Session) -> None:
-    team, author, resident, _note_row = _note(session)
+    team, author, resident, _note_row = note_about_resident(session)
     other = make_resident(session=session, team=team, alias="Hr B")
     kept = add_note(
         session=session,
@@ -207,7 +182,7 @@ def test_erasing_a_resident_removes_them_and_their_notes_only(session: Session) 
 def test_erasing_a_member_removes_their_name_and_follows_the_notes_choice(
     session: Session, erase_notes: bool
 ) -> None:
-    team, author, _resident, note = _note(session)
+    team, author, _resident, note = note_about_resident(session)
     member = author.member
     telegram_id = member.telegram_id
     conversations.save(
@@ -248,7 +223,7 @@ def test_erasing_a_member_removes_their_name_and_follows_the_notes_choice(
 
 
 def test_the_sites_choice_decides_when_nothing_is_said(session: Session) -> None:
-    team, author, _resident, note = _note(session)
+    team, author, _resident, note = note_about_resident(session)
     site = session.get(Site, team.site_id)
     assert site is not None
     privacy.set_member_notes_policy(session=session, site=site, erase=True, actor="cli")
@@ -263,7 +238,7 @@ def test_the_sites_choice_decides_when_nothing_is_said(session: Session) -> None
 def test_rotating_the_key_reencrypts_everything_for_the_new_key(
     session: Session, data_key: str
 ) -> None:
-    _team, author, _resident, note = _note(session)
+    _team, author, _resident, note = note_about_resident(session)
     conversations.save(
         session=session,
         telegram_id=author.member.telegram_id,
@@ -346,88 +321,9 @@ def test_every_free_text_column_is_encrypted() -> None:
     } <= encrypted
 
 
-def _loop_about(session: Session, team: Team, resident: Resident, author: TeamMember) -> None:
-    """A case with an answer, a perspective and an attached note, and a decision with a
-    proposal, a vote, a trial action and a check-in, all about ``resident``."""
-    from datetime import date
-
-    from storage.models import (
-        CaseAnswer,
-        CaseMoment,
-        CasePerspective,
-        Checkin,
-        Decision,
-        Proposal,
-        ResidentCase,
-        TrialAction,
-        Vote,
-    )
-
-    member_id = id_of(author.member)
-    note = add_note(
-        session=session,
-        team=team,
-        resident=resident,
-        author_member_id=member_id,
-        tz=TZ,
-        text="Hun ville selv vælge tøj",
-    )
-    case = ResidentCase(
-        team_id=id_of(team),
-        resident_id=id_of(resident),
-        open_resident_id=id_of(resident),
-        listener_member_id=member_id,
-        step=2,
-        summary="At vælge selv betyder meget",
-    )
-    session.add(case)
-    session.flush()
-    session.add(CaseAnswer(case_id=require_id(case), question="conversation.day", text="Morgenen"))
-    session.add(CasePerspective(case_id=require_id(case), member_id=member_id, text="Jeg ser ro"))
-    session.add(CaseMoment(case_id=require_id(case), note_id=require_id(note)))
-    decision = Decision(
-        team_id=id_of(team), resident_id=id_of(resident), origin="case", title="Tøj"
-    )
-    session.add(decision)
-    session.flush()
-    proposal = Proposal(
-        decision_id=require_id(decision), author_member_id=member_id, text="Vis to sæt tøj"
-    )
-    session.add(proposal)
-    session.flush()
-    decision.chosen_proposal_id = proposal.id
-    session.add(
-        Vote(
-            decision_id=require_id(decision),
-            member_id=member_id,
-            proposal_id=require_id(proposal),
-        )
-    )
-    trial = TrialAction(
-        decision_id=require_id(decision),
-        aim="Selvbestemmelse",
-        measure="Hun vælger selv",
-        action="Vis to sæt tøj",
-        starts_on=date(2026, 11, 1),
-        ends_on=date(2026, 11, 14),
-    )
-    session.add(trial)
-    session.flush()
-    session.add(
-        Checkin(
-            trial_action_id=require_id(trial),
-            member_id=member_id,
-            day=date(2026, 11, 3),
-            answer="helped",
-            note="Det gik fint",
-        )
-    )
-    session.commit()
-
-
 def test_the_export_and_the_erasure_cover_the_loop_about_the_resident(session: Session) -> None:
-    team, author, resident, _note_row = _note(session)
-    _loop_about(session, team, resident, author)
+    team, author, resident, _note_row = note_about_resident(session)
+    loop_about(session, team, resident, author)
 
     exported = privacy.export_resident(session=session, resident=resident, actor="cli")
     [case] = exported["cases"]
@@ -466,8 +362,8 @@ def test_the_export_and_the_erasure_cover_the_loop_about_the_resident(session: S
 
 
 def test_erasing_a_member_with_their_notes_detaches_them_from_cases(session: Session) -> None:
-    team, author, resident, _note_row = _note(session)
-    _loop_about(session, team, resident, author)
+    team, author, resident, _note_row = note_about_resident(session)
+    loop_about(session, team, resident, author)
 
     privacy.erase_member(session=session, member=author.member, actor="cli", erase_notes=True)
     session.commit()

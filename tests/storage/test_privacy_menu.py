@@ -15,12 +15,12 @@ from storage.models import AuditEntry, CaseMoment, Note, Resident, ResidentCase
 from storage.notes import add_note
 from storage.prompts import schedule
 from tests.factories import id_of, make_member, make_resident, make_team
-from tests.storage.test_privacy import TZ, _loop_about, _note
+from tests.storage.privacy_data import TZ, loop_about, note_about_resident
 
 
 def test_the_preview_counts_what_erasing_then_removes(session: Session) -> None:
-    team, author, resident, _first = _note(session)
-    _loop_about(session, team, resident, author)
+    team, author, resident, _first = note_about_resident(session)
+    loop_about(session, team, resident, author)
     # A second note, and a note of this resident attached to another resident's case.
     other = make_resident(session=session, team=team, alias="Hr. B")
     second = add_note(
