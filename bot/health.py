@@ -42,7 +42,8 @@ async def database_ok(engine: Engine, seconds: float = DATABASE_TIMEOUT) -> bool
     """Whether the database answers ``SELECT 1`` within ``seconds`` (in a thread,
     so a database that does not answer never holds up the event loop)."""
     try:
-        await asyncio.wait_for(asyncio.to_thread(_ping, engine), timeout=seconds)
+        async with asyncio.timeout(seconds):
+            await asyncio.to_thread(_ping, engine)
     except Exception as error:
         logger.warning("Health check: the database did not answer (%s)", type(error).__name__)
         return False

@@ -229,8 +229,11 @@ class Dispatcher:
                 handled = 0
             if handled >= self.batch:
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation
+            # that arrives as the wait ends (stop() would then wait for ever).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_wait)
+                async with asyncio.timeout(self.idle_wait):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def run_once(self) -> int:

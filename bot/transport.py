@@ -140,7 +140,11 @@ class AiohttpRequest(BaseRequest):
             else:
                 data = request_data.json_parameters
         try:
-            await asyncio.wait_for(self._slots.acquire(), pool_timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # of this task that arrives as the slot is granted, and the cancelled step
+            # would carry on (found by a webhook step that outlived its time limit).
+            async with asyncio.timeout(pool_timeout):
+                await self._slots.acquire()
         except TimeoutError:
             raise TimedOut(
                 "Pool timeout: every connection to Telegram is busy; the request was not sent."

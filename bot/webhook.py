@@ -141,9 +141,10 @@ class WebhookReceiver:
         async with lock, self._slots:
             token = DELIVERY.set(delivery)
             try:
-                await asyncio.wait_for(
-                    self.application.process_update(update), timeout=self.process_timeout
-                )
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose the
+                # cancellation of a step that finishes at that moment, or of this request.
+                async with asyncio.timeout(self.process_timeout):
+                    await self.application.process_update(update)
             except TimeoutError:
                 logger.error(
                     "Update %s took longer than %.0f s: cancelled, to be delivered again",

@@ -229,10 +229,10 @@ async def test_a_step_that_takes_too_long_gets_503_is_undone_and_the_redelivery_
     worker: Worker, emulator: BotApiEmulator
 ) -> None:
     impatient = build_asgi(
-        worker.application, path=webhook_path(URL), secret=SECRET, process_timeout=0.3
+        worker.application, path=webhook_path(URL), secret=SECRET, process_timeout=1.0
     )
     update = message_update(emulator, 901, 7006, "/start")
-    emulator.delay_next("sendMessage", 2.0)  # Telegram does not answer in time
+    emulator.delay_next("sendMessage", 3.0)  # Telegram does not answer in time
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=impatient), base_url="http://worker"
     ) as client:
@@ -241,6 +241,9 @@ async def test_a_step_that_takes_too_long_gets_503_is_undone_and_the_redelivery_
         )
         assert response.status_code == 503
         assert not processed(worker.database_url, 901)
+        # The late answer was for the cancelled step's message: the redelivery's is not late.
+        assert len(emulator.calls_for("sendMessage")) == 1
+        await emulator.wait_idle(settle=0.1)
 
         response = await client.post(
             "/telegram/hook", json=update, headers={SECRET_HEADER: SECRET}
@@ -248,6 +251,36 @@ async def test_a_step_that_takes_too_long_gets_503_is_undone_and_the_redelivery_
     assert response.status_code == 200
     assert processed(worker.database_url, 901)
     assert len(sent_to(emulator, 7006)) == 1
+
+
+async def test_a_step_cancelled_at_once_is_not_carried_on(
+    worker: Worker, emulator: BotApiEmulator
+) -> None:
+    """Cancelled at its first wait (a time limit of 1 ms): the step stops there. On Python
+    3.11 ``asyncio.wait_for`` around the transport's wait for a free connection swallowed
+    such a cancellation, and the step went on to answer and commit (a 200 for a step that
+    was said to be cancelled)."""
+    hasty = build_asgi(
+        worker.application, path=webhook_path(URL), secret=SECRET, process_timeout=0.001
+    )
+    update = message_update(emulator, 902, 7007, "/start")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=hasty), base_url="http://worker"
+    ) as client:
+        response = await client.post(
+            "/telegram/hook", json=update, headers={SECRET_HEADER: SECRET}
+        )
+    assert response.status_code == 503
+    await emulator.wait_idle(settle=0.2)
+    assert not processed(worker.database_url, 902)
+    # Its answer may have left before the cancellation (docs: sent again on redelivery).
+    sent_before = len(sent_to(emulator, 7007))
+    assert sent_before <= 1
+    # Telegram delivers it again, to a worker with the usual time limit: processed once.
+    response = await worker.post(update)
+    assert response.status_code == 200
+    assert processed(worker.database_url, 902)
+    assert len(sent_to(emulator, 7007)) == sent_before + 1
 
 
 async def test_a_worker_takes_at_most_in_flight_updates_at_once_and_answers_every_one() -> None:
