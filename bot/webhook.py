@@ -133,7 +133,10 @@ class WebhookReceiver:
         user = update.effective_user
         services: Services = self.application.bot_data[SERVICES_KEY]
         if services.engine.dialect.name == "sqlite":
-            lock: Any = self._lock(0)  # SQLite has one writer: one update at a time
+            # SQLite has one writer: one update at a time. The router's one_writer
+            # (storage/db.py) would serialise the steps too, but only inside the time limit
+            # and holding a slot; waiting here counts against neither.
+            lock: Any = self._lock(0)
         else:
             lock = self._lock(user.id) if user is not None else contextlib.nullcontext()
         delivery = Delivery()

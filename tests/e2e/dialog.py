@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flows.i18n import texts
-from tests.emulator import EmuUser, Reaction
+from tests.emulator import BotApiEmulator, EmuUser, Reaction
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
@@ -46,3 +46,8 @@ async def converse(user: EmuUser, language: str, steps: Sequence[tuple[str, Says
         assert any(want in text for text in seen), (
             f"step {number}, after {sent!r}: expected {want!r}, the bot said {seen!r}"
         )
+
+
+def texts_in(emulator: BotApiEmulator, chat_id: int) -> list[str]:
+    """The texts of the messages the bot sent to a chat, oldest first."""
+    return [message.text or "" for message in emulator.chat(chat_id).bot_messages()]

@@ -32,6 +32,7 @@ from storage.db import utcnow
 from storage.models import Member, Prompt, PromptStatus
 from storage.residents import list_residents
 from tests.e2e.conftest import TOKEN, Admin, e2e_settings, running
+from tests.e2e.dialog import texts_in
 from tests.e2e.people import LEAD_ID, OMAR_ID, join, setup_team, staff_invite_code
 from tests.e2e.workers import database_down, polling_bot, webhook_worker
 from tests.emulator import BotApiEmulator, EmuUser
@@ -54,10 +55,6 @@ async def lead_adding_a_resident(emulator: BotApiEmulator, admin: Admin) -> tupl
 def aliases(engine: Engine, team_id: int) -> list[str]:
     with Session(engine) as session:
         return [resident.alias for resident in list_residents(session=session, team_id=team_id)]
-
-
-def texts_in(emulator: BotApiEmulator, chat_id: int) -> list[str]:
-    return [message.text for message in emulator.chat(chat_id).bot_messages()]
 
 
 async def answered(emulator: BotApiEmulator, chat_id: int, text: str, seconds: float = 10) -> None:

@@ -12,14 +12,9 @@ from bot.app import StemmeApplication
 from storage import conversations
 from storage.residents import list_residents
 from tests.e2e.conftest import Admin
-from tests.e2e.dialog import converse, says
+from tests.e2e.dialog import converse, says, texts_in
 from tests.e2e.people import LEAD_ID, OMAR_ID, join, setup_team, staff_invite_code
 from tests.emulator import BotApiEmulator
-
-
-def last_text(emulator: BotApiEmulator, chat_id: int) -> str:
-    """The text of the last message the bot sent to the chat."""
-    return emulator.chat(chat_id).bot_messages()[-1].text or ""
 
 
 async def test_help_and_cancel_work_from_any_step_in_either_language(
@@ -109,7 +104,7 @@ async def test_a_failing_step_is_undone_the_user_is_told_and_can_try_again(
         # The apology follows the rollback; under load it may come after the reaction's
         # quiet period, so wait for the bot to be idle.
         await emulator.wait_idle(settle=0.5)
-    assert "Beklager, der gik noget galt hos mig" in last_text(emulator, LEAD_ID)
+    assert "Beklager, der gik noget galt hos mig" in texts_in(emulator, LEAD_ID)[-1]
     errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert errors, "the error is logged"
     assert all("Fru H." not in record.getMessage() for record in caplog.records)
@@ -131,7 +126,7 @@ async def test_the_apology_is_in_the_users_language_and_edits_are_not_answers(
     emulator.fail_next("sendMessage", error_code=400, description="Bad Request: something odd")
     await omar.send("/team")
     await emulator.wait_idle(settle=0.5)
-    assert "Sorry, something went wrong on my side" in last_text(emulator, OMAR_ID)
+    assert "Sorry, something went wrong on my side" in texts_in(emulator, OMAR_ID)[-1]
 
     # Editing an old message while a step waits for text is not an answer to that step.
     await lise.send("/residents")
