@@ -39,6 +39,7 @@ from telegram.request._requestparameter import RequestParameter
 
 from bot import metrics
 from bot.transport import NOT_SENT, AiohttpRequest
+from storage.db import waiting
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +169,8 @@ class TelegramRequest(AiohttpRequest):
     async def _pause(self, kind: str, endpoint: str, seconds: float) -> None:
         metrics.TELEGRAM_RETRIES.inc(kind=kind)
         logger.info("%s failed (%s); repeating in %.1f s", endpoint, kind, seconds)
-        await asyncio.sleep(seconds)
+        async with waiting():  # on SQLite, other steps may work meanwhile (storage/db.py)
+            await asyncio.sleep(seconds)
 
 
 def _chat_id(request_data: RequestData | None) -> Any:

@@ -7,7 +7,10 @@ between loses those updates, and an update whose step failed because the databas
 down is gone too (the user only gets an apology).
 
 Here one loop does both, in order: fetch a batch, process every update of it, and only
-then ask for the next batch with the offset after the last one processed. An update the
+then ask for the next batch with the offset after the last one processed. Within a batch,
+each user's updates are processed in the order they came, and different users' updates
+at once (at most ``STEPS_AT_ONCE``), so one member's wait for Telegram does not hold up
+the others. An update the
 router could not process because the database was unavailable is tried again, with
 backoff, until it goes through; the offset does not move past it meanwhile. After a
 crash the unconfirmed batch is fetched again, and the router skips the updates it had
@@ -30,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
@@ -38,9 +42,10 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application
 
-from bot import health
+from bot import health, memory
 from bot.config import parse_listen
 from flows.engine import DELIVERY, Delivery
+from storage.db import STEPS_AT_ONCE
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +56,10 @@ LONGEST_WAIT = 30.0
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
-async def process(application: AnyApplication, update: Update) -> bool:
-    """Processes one update; False when the database was unavailable (try again)."""
-    delivery = Delivery()
+async def process(application: AnyApplication, update: Update, *, new: bool = False) -> bool:
+    """Processes one update; False when the database was unavailable (try again).
+    ``new``: the update was never delivered before (the router need not look it up)."""
+    delivery = Delivery(new=new)
     token = DELIVERY.set(delivery)
     try:
         await application.process_update(update)
@@ -66,12 +72,13 @@ async def process_until_done(
     application: AnyApplication,
     update: Update,
     *,
+    new: bool = False,
     first_wait: float = FIRST_WAIT,
     longest_wait: float = LONGEST_WAIT,
 ) -> None:
     """Processes one update, waiting and trying again while the database is unavailable."""
     wait = first_wait
-    while not await process(application, update):
+    while not await process(application, update, new=new):
         logger.warning(
             "Update %s waits for the database; trying again in %.1f s", update.update_id, wait
         )
@@ -91,6 +98,9 @@ async def poll(
     await bot.delete_webhook(drop_pending_updates=False)
     offset: int | None = None
     wait = first_wait
+    # Only the first batch can hold updates processed before: those of a batch that an
+    # earlier run processed but did not live to confirm. Later batches are new.
+    new = False
     while True:
         try:
             batch = await bot.get_updates(
@@ -109,11 +119,56 @@ async def poll(
             wait = min(wait * 2, longest_wait)
             continue
         wait = first_wait
-        for update in batch:
-            await process_until_done(
-                application, update, first_wait=first_wait, longest_wait=longest_wait
+        if batch:
+            await process_batch(
+                application, batch, new=new, first_wait=first_wait, longest_wait=longest_wait
             )
-            offset = update.update_id + 1
+            offset = batch[-1].update_id + 1
+            new = True
+
+
+async def process_batch(
+    application: AnyApplication,
+    batch: Sequence[Update],
+    *,
+    at_once: int = STEPS_AT_ONCE,
+    new: bool = False,
+    first_wait: float = FIRST_WAIT,
+    longest_wait: float = LONGEST_WAIT,
+) -> None:
+    """Processes every update of ``batch``: one user's in order, different users' at once
+    (at most ``at_once`` updates in progress). Returns when all are done. ``new``: none of
+    them was delivered before."""
+    slots = asyncio.Semaphore(at_once)
+    queues: dict[tuple[str, int], list[Update]] = {}
+    for update in batch:
+        queues.setdefault(_sender(update), []).append(update)
+
+    async def in_order(updates: list[Update]) -> None:
+        for update in updates:
+            async with slots:
+                await process_until_done(
+                    application,
+                    update,
+                    new=new,
+                    first_wait=first_wait,
+                    longest_wait=longest_wait,
+                )
+
+    # A task group: if one fails (only a cancellation does; process_update handles the
+    # rest), the others are cancelled too and the batch is fetched again.
+    async with asyncio.TaskGroup() as group:
+        for updates in queues.values():
+            group.create_task(in_order(updates))
+
+
+def _sender(update: Update) -> tuple[str, int]:
+    """Whose update this is: the user, else the chat; an update with neither is its own."""
+    if update.effective_user is not None:
+        return ("user", update.effective_user.id)
+    if update.effective_chat is not None:
+        return ("chat", update.effective_chat.id)
+    return ("update", update.update_id)
 
 
 @contextlib.asynccontextmanager
@@ -150,6 +205,7 @@ async def serve(application: AnyApplication, *, listen: str | None) -> None:
         with contextlib.suppress(NotImplementedError):  # not on every platform
             loop.add_signal_handler(signum, stop.set)
     async with running(application) as polling:
+        memory.settle()
         server: uvicorn.Server | None = None
         tasks: list[asyncio.Task[Any]] = [polling, asyncio.create_task(stop.wait())]
         if listen:

@@ -38,6 +38,8 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from storage.db import waiting
+
 DEFAULT_POOL_SIZE = 256
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 5.0
@@ -139,6 +141,19 @@ class AiohttpRequest(BaseRequest):
                 data = form
             else:
                 data = request_data.json_parameters
+        # On SQLite, other steps may work while this one waits for Telegram (storage/db.py).
+        async with waiting():
+            return await self._send(session, method, url, data, timeout, pool_timeout)
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        data: aiohttp.FormData | dict[str, str] | None,
+        limits: aiohttp.ClientTimeout,
+        pool_timeout: float | None,
+    ) -> tuple[int, bytes]:
         try:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
             # of this task that arrives as the slot is granted, and the cancelled step
@@ -151,7 +166,7 @@ class AiohttpRequest(BaseRequest):
             ) from PoolTimeout()
         try:
             async with session.request(
-                method, url, data=data, timeout=timeout, proxy=self._proxy(url)
+                method, url, data=data, timeout=limits, proxy=self._proxy(url)
             ) as response:
                 return response.status, await response.read()
         except aiohttp.ConnectionTimeoutError as error:

@@ -67,21 +67,19 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
-from bot import health, logs, metrics
+from bot import health, logs, memory, metrics
 from bot.config import DEFAULT_LISTEN, Settings, parse_listen
 from flows.engine import DELIVERY, SERVICES_KEY, Delivery, Services
+from storage.db import STEPS_AT_ONCE
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram gives up on a webhook request after about a minute and delivers it again.
 PROCESS_TIMEOUT = 40.0
-# Updates a worker process handles at once. Each holds a database connection while it
-# waits for Telegram, and the engine's pool has 5 + 10 overflow, shared with the prompt
-# dispatcher's sends (4): more at once would wait for a connection in the pool's blocking
-# checkout and stop the whole worker. Telegram is told to open no more connections than
-# the workers take together (setWebhook's max_connections).
-IN_FLIGHT = 8
+# Updates a worker process handles at once (storage/db.py says why no more). Telegram is
+# told to open no more connections than the workers take together (max_connections).
+IN_FLIGHT = STEPS_AT_ONCE
 # uvicorn's exit code when the app did not start; ``stemme run`` exits with 2 like polling.
 STARTUP_FAILED = 3
 
@@ -222,14 +220,18 @@ def build_asgi(
     secret: str,
     webhook_url: str | None = None,
     process_timeout: float = PROCESS_TIMEOUT,
+    settle: bool = False,
 ) -> Starlette:
     """The ASGI app: POST ``path`` (the webhook), GET /healthz and /metrics. Its lifespan
-    runs the application, and sets the webhook to ``webhook_url`` when given."""
+    runs the application, and sets the webhook to ``webhook_url`` when given; ``settle``:
+    the app is the process's own (a worker), see ``bot.memory``."""
     receiver = WebhookReceiver(application, secret=secret, process_timeout=process_timeout)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with serving(application, webhook_url=webhook_url, secret=secret):
+            if settle:
+                memory.settle()
             yield
 
     return Starlette(
@@ -261,6 +263,7 @@ def _app_for(settings: Settings) -> Starlette:
         path=webhook_path(settings.webhook_url),
         secret=settings.webhook_secret.get_secret_value(),
         webhook_url=settings.webhook_url,
+        settle=True,
     )
 
 

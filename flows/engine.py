@@ -167,6 +167,9 @@ class Delivery:
 
     duplicate: bool = False
     unavailable: BaseException | None = None
+    # Set by a receiver that knows the update was never delivered before (polling, after
+    # its first batch): it is recorded as usual, but not looked up first.
+    new: bool = False
 
 
 DELIVERY: ContextVar[Delivery | None] = ContextVar("stemme_delivery", default=None)
@@ -222,7 +225,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
             async with one_writer(services.engine):
                 with session_scope(services.engine) as session:
                     if delivery is not None and not updates.begin(
-                        session=session, update_id=update.update_id
+                        session=session, update_id=update.update_id, new=delivery.new
                     ):
                         delivery.duplicate = True
                         metrics.UPDATES.inc(outcome="duplicate")

@@ -6,6 +6,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,15 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Updates one bot process handles at once (polling and each webhook worker). Each holds a
+# database connection while it waits for Telegram.
+STEPS_AT_ONCE = 8
+# Connections an engine keeps open: the steps at once and the prompt dispatcher's sends (4)
+# with room to spare. A connection beyond them is opened and closed again each time, and
+# beyond the overflow a checkout waits in the pool's blocking wait, which would stop the
+# whole process; four webhook workers stay under PostgreSQL's 100 connections.
+POOL_SIZE = 14
+POOL_OVERFLOW = 6
 
 
 def utcnow() -> datetime:
@@ -75,9 +85,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("hide_parameters", True)
     url = normalise_url(url)
     parsed = make_url(url)
+    database = parsed.database
+    in_memory = parsed.get_backend_name() == "sqlite" and database in (None, "", ":memory:")
+    if "poolclass" not in kwargs and not in_memory:
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:":
+        if database and not in_memory:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
@@ -85,6 +99,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "checkout", _checked_out)
+        event.listen(engine, "checkin", _checked_in)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
@@ -115,20 +131,57 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 _WRITERS: weakref.WeakKeyDictionary[
     Engine, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
 ] = weakref.WeakKeyDictionary()
+_TURN_KEY = "stemme.turn"
+
+
+class _Turn:
+    """A unit of work's hold on its SQLite engine's lock (see ``one_writer``)."""
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self.lock = lock
+        self.held = False
+        # Waits for the network in progress (two at once when a step awaits both).
+        self.away = 0
+        # The unit's checked-out DB-API connections (sqlite3.Connection).
+        self.connections: set[Any] = set()
+
+    def writing(self) -> bool:
+        """True while one of the unit's connections is inside a write transaction: the
+        Python sqlite3 driver begins one before the first INSERT, UPDATE or DELETE, and a
+        read outside it holds no lock."""
+        return any(connection.in_transaction for connection in self.connections)
+
+
+_TURN: ContextVar[_Turn | None] = ContextVar("stemme_sqlite_turn", default=None)
+
+
+def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    turn = _TURN.get()
+    if turn is not None:
+        turn.connections.add(dbapi_connection)
+        record.info[_TURN_KEY] = turn
+
+
+def _checked_in(dbapi_connection: Any, record: Any) -> None:
+    turn = record.info.pop(_TURN_KEY, None) if record is not None else None
+    if turn is not None:
+        turn.connections.discard(dbapi_connection)
 
 
 @asynccontextmanager
 async def one_writer(engine: Engine) -> AsyncIterator[None]:
     """Around a unit of work that awaits (a step with its Telegram calls, a prompt's send):
-    on SQLite, one such unit at a time in this process; on PostgreSQL, no wait at all.
+    on SQLite, only one such unit works with the database at a time in this process, and
+    none waits inside the driver; on PostgreSQL, no wait at all.
 
     SQLite has one writer, and a transaction holds the write lock from its first write to
-    its commit, across the Telegram calls in between. Were a second unit of the same event
-    loop to write meanwhile (the prompt dispatcher while a member's step waits for
-    Telegram, or two prompts), SQLite would make it wait inside the driver, which blocks
-    the event loop that the first unit needs to reach its commit: a freeze of the busy
-    timeout, ending in "database is locked". PostgreSQL locks rows, and waits without
-    blocking anyone else's progress.
+    its commit, across any Telegram calls in between. Were a second unit of the same event
+    loop to write meanwhile, SQLite would make it wait inside the driver, which blocks the
+    event loop that the first unit needs to reach its commit: a freeze of the busy timeout,
+    ending in "database is locked". So a unit holds this lock while it works, and lets
+    go of it only while it waits for the network with nothing written yet (``waiting``):
+    then other units run, and many members' steps overlap their waits for Telegram.
+    PostgreSQL locks rows, and waits without blocking anyone else's progress.
     """
     if engine.dialect.name != "sqlite":
         yield
@@ -138,5 +191,36 @@ async def one_writer(engine: Engine) -> AsyncIterator[None]:
     lock = locks.get(loop)
     if lock is None:
         lock = locks[loop] = asyncio.Lock()
-    async with lock:
+    turn = _Turn(lock)
+    await lock.acquire()
+    turn.held = True
+    token = _TURN.set(turn)
+    try:
         yield
+    finally:
+        _TURN.reset(token)
+        if turn.held:
+            turn.held = False
+            lock.release()
+
+
+@asynccontextmanager
+async def waiting() -> AsyncIterator[None]:
+    """Around a wait for the network inside ``one_writer``: while the unit has written
+    nothing (no SQLite write transaction), other units may work meanwhile; the unit has
+    the lock back before it goes on. Elsewhere, and on PostgreSQL, nothing happens."""
+    turn = _TURN.get()
+    if turn is None or (turn.away == 0 and turn.writing()):
+        yield
+        return
+    turn.away += 1
+    if turn.held:
+        turn.held = False
+        turn.lock.release()
+    try:
+        yield
+    finally:
+        turn.away -= 1
+        if turn.away == 0 and not turn.held:
+            await turn.lock.acquire()
+            turn.held = True

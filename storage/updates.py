@@ -46,9 +46,15 @@ def record(*, session: Session, update_id: int, now: datetime | None = None) -> 
     return session.connection().execute(statement, parameters).first() is not None
 
 
-def begin(*, session: Session, update_id: int, lock_timeout: timedelta = LOCK_TIMEOUT) -> bool:
+def begin(
+    *,
+    session: Session,
+    update_id: int,
+    new: bool = False,
+    lock_timeout: timedelta = LOCK_TIMEOUT,
+) -> bool:
     """Starts processing ``update_id`` in the step's transaction; False when it was
-    processed before (skip it).
+    processed before (skip it). ``new``: the receiver knows it was never delivered before.
 
     PostgreSQL: records it now, so a delivery of the same update running at the same
     moment in another worker waits on this row and is skipped once this one commits. No
@@ -56,15 +62,15 @@ def begin(*, session: Session, update_id: int, lock_timeout: timedelta = LOCK_TI
     holds (this one, or the user's conversation): it fails like an unavailable database,
     and the update is delivered again once the other worker is done, instead of the
     waiting holding up the worker's event loop.
-    SQLite: only looks, and ``finish`` records it at the end: an insert now would hold
-    SQLite's single write lock for the whole step, Telegram calls included, and stop every
-    other writer of the process (one process, updates one after the other: nothing can
-    run the same update in between)."""
+    SQLite: only looks (not even that for a ``new`` update), and ``finish`` records it at
+    the end: an insert now would hold SQLite's single write lock for the whole step,
+    Telegram calls included, and stop every other writer of the process (one process,
+    each update once per batch: nothing can run the same update in between)."""
     if _dialect(session) == "postgresql":
         milliseconds = int(lock_timeout.total_seconds() * 1000)
         session.execute(text(f"SET LOCAL lock_timeout = {milliseconds}"))
         return record(session=session, update_id=update_id)
-    return not was_processed(session=session, update_id=update_id)
+    return new or not was_processed(session=session, update_id=update_id)
 
 
 def finish(*, session: Session, update_id: int) -> None:

@@ -1,6 +1,7 @@
-"""Two units of work of one event loop that write and wait for Telegram in between (a
-member's step and a prompt's send): neither blocks the event loop, both are stored, on
-both databases (storage/db.py, ``one_writer``)."""
+"""Units of work of one event loop that wait for Telegram (a member's step, a prompt's
+send): none blocks the event loop, all are stored, on both databases; on SQLite a unit
+that has written keeps the write turn while it waits, one that has not lets others work
+(storage/db.py, ``one_writer`` and ``waiting``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from storage.db import one_writer, session_scope, utcnow
+from storage.db import one_writer, session_scope, utcnow, waiting
 from storage.models import ProcessedUpdate
 
 TELEGRAM_WAIT = 0.4
@@ -23,7 +24,22 @@ async def _unit(engine: Engine, update_id: int, order: list[str]) -> None:
             session.add(ProcessedUpdate(update_id=update_id, processed_at=utcnow()))
             session.flush()  # the write: on SQLite, the write lock from here to the commit
             order.append(f"wrote {update_id}")
-            await asyncio.sleep(TELEGRAM_WAIT)
+            async with waiting():
+                await asyncio.sleep(TELEGRAM_WAIT)
+        order.append(f"committed {update_id}")
+
+
+async def _reading_unit(engine: Engine, update_id: int, order: list[str]) -> None:
+    """Reads, waits as for a Telegram call, then writes and commits (most steps)."""
+    async with one_writer(engine):
+        with session_scope(engine) as session:
+            session.exec(select(ProcessedUpdate.update_id)).all()
+            order.append(f"read {update_id}")
+            async with waiting():
+                await asyncio.sleep(TELEGRAM_WAIT)
+            session.add(ProcessedUpdate(update_id=update_id, processed_at=utcnow()))
+            session.flush()
+            order.append(f"wrote {update_id}")
         order.append(f"committed {update_id}")
 
 
@@ -60,3 +76,25 @@ async def test_two_writing_units_neither_freeze_the_loop_nor_fail(engine: Engine
     else:
         # PostgreSQL: different rows, no waiting for each other.
         assert order[:2] == ["wrote 501", "wrote 502"]
+
+
+async def test_a_unit_that_has_not_written_lets_others_work_while_it_waits(
+    engine: Engine,
+) -> None:
+    order: list[str] = []
+    first = asyncio.create_task(_reading_unit(engine, 511, order))
+    await asyncio.sleep(0.05)  # the first has read and waits for "Telegram"
+    started = time.monotonic()
+    await _unit(engine, 512, order)
+    # The second did not wait for the first's Telegram call before its own.
+    assert time.monotonic() - started < TELEGRAM_WAIT * 1.8
+    await first
+    assert order[:2] == ["read 511", "wrote 512"]
+    if engine.dialect.name == "sqlite":
+        # The first writes only once the second, which wrote, has committed.
+        assert order == ["read 511", "wrote 512", "committed 512", "wrote 511", "committed 511"]
+    with Session(engine) as session:
+        stored = session.exec(
+            select(ProcessedUpdate.update_id).where(col(ProcessedUpdate.update_id) > 510)
+        ).all()
+    assert sorted(stored) == [511, 512]
