@@ -19,6 +19,11 @@ Behaviour kept from ``HTTPXRequest``:
   whether the request can have reached Telegram: :data:`NOT_SENT` lists the causes that
   mean it did not (no connection, or no free connection in time).
 
+One departure: the message Telegram returns for a message sent or edited comes back
+without its ``reply_markup``. Telegram echoes the whole message, keyboard included;
+stemme never reads a keyboard back (it knows what it sent), and python-telegram-bot's
+objects for a keyboard of a dozen buttons cost more CPU than the rest of the answer.
+
 aiohttp has no separate write timeout: once it has a connection slot, a request is
 bounded by ``total`` = connect + write + read, and the wait for the answer by the read
 timeout.
@@ -35,6 +40,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import certifi
 from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import JSONDict
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -179,6 +185,16 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
         finally:
             self._slots.release()
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> JSONDict:
+        """Telegram's answer, parsed; a message sent or edited without its keyboard (see the
+        module docstring)."""
+        parsed = BaseRequest.parse_json_payload(payload)
+        result = parsed.get("result")
+        if isinstance(result, dict) and "message_id" in result:
+            result.pop("reply_markup", None)
+        return parsed
 
     def _proxy(self, url: str) -> str | None:
         """The proxy for ``url`` from the environment (``NO_PROXY`` honoured), if any."""
