@@ -57,6 +57,7 @@ class Options:
     members: int
     rounds: int
     warmup: int
+    alone_members: int
     memory_members: int
     memory_concurrency: int
     notes: int
@@ -75,6 +76,7 @@ class Options:
             "members": self.members,
             "rounds_per_member": self.rounds,
             "warmup_members": self.warmup,
+            "notes_one_at_a_time": self.alone_members,
             "memory_members": self.memory_members,
             "memory_updates": self.memory_members * 2,
             "memory_concurrency": self.memory_concurrency,
@@ -99,9 +101,14 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--members", type=int, help="members running the note flow at once (100; quick 20)"
     )
-    parser.add_argument("--rounds", type=int, help="notes per member (2; quick 1)")
+    parser.add_argument("--rounds", type=int, help="notes per member (4; quick 1)")
     parser.add_argument(
         "--warmup", type=int, help="members who save one note before measuring (10; quick 3)"
+    )
+    parser.add_argument(
+        "--alone",
+        type=int,
+        help="notes then saved one after the other, by each member in turn (200; quick 20)",
     )
     parser.add_argument(
         "--memory-members",
@@ -142,8 +149,9 @@ def parse_args(argv: list[str] | None) -> Options:
 
     return Options(
         members=pick(args.members, 100, 20),
-        rounds=pick(args.rounds, 2, 1),
+        rounds=pick(args.rounds, 4, 1),
         warmup=pick(args.warmup, 10, 3),
+        alone_members=pick(args.alone, 200, 20),
         memory_members=pick(args.memory_members, 5000, 500),
         memory_concurrency=pick(args.memory_concurrency, 200, 200),
         notes=pick(args.notes, 200_000, 20_000),
@@ -206,6 +214,7 @@ async def _flows(options: Options, results: report.Results, work: Path) -> None:
                 directory=directory,
                 rounds=options.rounds,
                 warmup_members=options.warmup,
+                alone_members=options.alone_members,
                 log_path=work / f"{bot_name}-{database}-{runs}.log",
                 seed=options.seed,
             )

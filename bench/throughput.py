@@ -3,10 +3,18 @@ bot process, each member's steps in order.
 
 A member injects one update, waits until the bot process reports that
 ``process_update`` is done with it (see ``bench/botproc.py``), reads the answer from
-the emulator's chat (the buttons to press next), and injects the next. Members do not
-wait for each other, so the bot always has a queue. Throughput is the number of
-updates injected in the measured phase divided by the time from the first injection
-until the bot's last API call finished.
+the emulator's chat (the buttons to press next), and injects the next. In the measured
+phase members do not wait for each other, so the bot always has a queue. Throughput is
+the number of updates injected in that phase divided by the time from the first
+injection until the bot's last API call finished.
+
+Time per update is measured in a second phase with the same bot: members one after the
+other, each running the flow once, so the bot handles one update at a time and its
+``process_update`` is the application's own time for it. Under full load stemme
+handles up to eight members' updates at once (``bot/polling.py``), so an update's
+``process_update`` there also holds the others' turns on the CPU: the queue that a
+one-at-a-time bot has in front of the application is inside it. Both spreads are
+reported.
 """
 
 from __future__ import annotations
@@ -272,6 +280,32 @@ async def play(
 
 
 @dataclass
+class AloneResult:
+    """The one-at-a-time phase: rounds one after the other, by each member in turn."""
+
+    rounds: int
+    updates: int
+    seconds: float
+    process_update: Spread
+    by_step: dict[str, Spread]
+    failures: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """For ``results.json``."""
+        return {
+            "rounds": self.rounds,
+            "updates": self.updates,
+            "seconds": round(self.seconds, 3),
+            "process_update_ms": self.process_update.as_dict(),
+            "process_update_ms_by_step": {
+                step: spread.as_dict() for step, spread in self.by_step.items()
+            },
+            "failed_members": len(self.failures),
+            "failures_sample": self.failures[:5],
+        }
+
+
+@dataclass
 class FlowResult:
     """One bot, one database, one workload."""
 
@@ -289,6 +323,7 @@ class FlowResult:
     api_calls: int
     failures: list[str]
     unconfirmed: int
+    alone: AloneResult
     notes_expected: int | None = None
     notes_saved: int | None = None
 
@@ -325,6 +360,7 @@ class FlowResult:
             "unconfirmed_notes": self.unconfirmed,
             "notes_expected": self.notes_expected,
             "notes_saved": self.notes_saved,
+            "one_at_a_time": self.alone.as_dict(),
         }
 
 
@@ -364,11 +400,13 @@ async def run_flow(
     directory: Directory,
     rounds: int,
     warmup_members: int,
+    alone_members: int,
     log_path: Path,
     seed: int,
 ) -> FlowResult:
     """Runs ``bot_name`` (``stemme`` with the note flow, or ``echo``) in its own process
-    and lets every member of ``directory`` play ``rounds`` rounds at the same time."""
+    and lets every member of ``directory`` play ``rounds`` rounds at the same time; then
+    ``alone_members`` rounds one after the other, by each member in turn."""
     stemme = bot_name == "stemme"
     script = NOTE_FLOW if stemme else ECHO_FLOW
     async with BenchEmulator() as emu:
@@ -411,9 +449,16 @@ async def run_flow(
             driver_cpu = time.process_time() - driver_cpu
             seconds = max(finished - started, 1e-9)
             api_calls = sum(1 for c in emu.calls[calls_before:] if c.method != "getUpdates")
+            notes_after = _count_notes(database_url) if stemme else 0
+
+            alone = Tally()
+            alone_started = time.monotonic()
+            for i in range(alone_members):
+                user = users[i % len(users)]
+                await play(emu, bot, user, script, 1, random.Random(seed * 104729 + i), alone)
+            alone_seconds = max(await emu.wait_quiet(quiet=0.3) - alone_started, 1e-9)
         finally:
             await bot.stop()
-    notes_after = _count_notes(database_url) if stemme else 0
     return FlowResult(
         bot=bot_name,
         database=database,
@@ -429,6 +474,14 @@ async def run_flow(
         api_calls=api_calls,
         failures=tally.failures + warmup.failures,
         unconfirmed=tally.unconfirmed,
+        alone=AloneResult(
+            rounds=alone_members,
+            updates=len(alone.update_ids),
+            seconds=alone_seconds,
+            process_update=_spread(bot, alone.update_ids),
+            by_step={step: _spread(bot, ids) for step, ids in alone.by_step.items()},
+            failures=alone.failures,
+        ),
         notes_expected=len(users) * rounds if stemme else None,
         notes_saved=notes_after - notes_before if stemme else None,
     )
