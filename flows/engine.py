@@ -52,8 +52,8 @@ from bot.config import Settings
 from flows.i18n import Texts, texts
 from storage import conversations, health, updates
 from storage.db import one_writer, session_scope, utcnow
-from storage.directory import resolve_member
-from storage.models import Conversation, Member, Membership, Role, Team
+from storage.directory import resolve
+from storage.models import Member, Membership, Role, Team
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ DELIVERY: ContextVar[Delivery | None] = ContextVar("stemme_delivery", default=No
 class Loaded:
     """The user's conversation row as loaded in this update's session (``None``: none)."""
 
-    conversation: Conversation | None
+    conversation: conversations.Position | None
 
 
 class Router(BaseHandler[Update, StemmeContext, None]):
@@ -275,7 +275,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
         user = update.effective_user
         chat = update.effective_chat
         assert user is not None and chat is not None  # check_update guarantees both
-        self._resolve(update, context, session, settings)
+        conversation = self._resolve(update, context, session, settings)
 
         free_text = _free_text(update)
         if free_text is not None and self.gates.contains_cpr(free_text):
@@ -283,14 +283,9 @@ class Router(BaseHandler[Update, StemmeContext, None]):
             await self.gates.cpr_refused(update, context)
             return
 
-        conversation = None
         # Whether ``conversation`` is the user's row as it stands in this session (strangers'
         # rows are not loaded; a step that makes them a member loads it when storing).
         loaded = context.member is not None
-        if loaded:
-            conversation = conversations.load(
-                session=session, telegram_id=user.id, chat_id=chat.id, lock=True
-            )
         if conversation is not None and not self._still_current(conversation, context):
             conversations.remove(session=session, conversation=conversation)
             conversation = None
@@ -363,7 +358,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
             await self.gates.not_understood(update, context)
 
     @staticmethod
-    def _still_current(conversation: Conversation, context: StemmeContext) -> bool:
+    def _still_current(conversation: conversations.Position, context: StemmeContext) -> bool:
         """A conversation ends when it was left alone too long or the member changed team,
         so an old "write the alias" step never swallows a message days later."""
         if utcnow() - conversation.updated_at > CONVERSATION_TIMEOUT:
@@ -373,20 +368,23 @@ class Router(BaseHandler[Update, StemmeContext, None]):
 
     def _resolve(
         self, update: Update, context: StemmeContext, session: Session, settings: Settings
-    ) -> None:
-        """Fills in who is writing: member, current team and role, language."""
+    ) -> conversations.Position | None:
+        """Fills in who is writing: member, current team and role, language; returns an
+        active member's conversation in this chat (locked on PostgreSQL)."""
         user = update.effective_user
-        assert user is not None
+        chat = update.effective_chat
+        assert user is not None and chat is not None
         context.session = session
         context.is_admin = user.id in settings.admins
-        member, context.membership, context.team = resolve_member(
-            session=session, telegram_id=user.id
+        member, context.membership, context.team, conversation = resolve(
+            session=session, telegram_id=user.id, chat_id=chat.id
         )
         context.member = member if member is not None and member.active else None
         language = context.member.language if context.member else _telegram_language(user)
         context.texts = texts(language or settings.locale, settings.tz)
         context.flow_data = {}
         context.flow_name = None
+        return conversation
 
     async def _run(
         self,

@@ -1,28 +1,47 @@
-"""Where each user is in a conversation flow; committed with every step."""
+"""Where each user is in a conversation flow; committed with every step.
+
+Every update reads the user's row and most write it, so the row is read and written with
+prebuilt statements on the session's connection, as a plain ``Position``, without the
+ORM's identity map and unit of work (whose handling cost more than the statements).
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, inspect, update
-from sqlalchemy.orm.attributes import flag_modified, set_committed_value
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from storage.db import utcnow
 from storage.models import Conversation
 
-# Built once: these run on every update, and building a statement costs more than running it.
-_LOAD = select(Conversation).where(
-    col(Conversation.telegram_id) == bindparam("telegram_id"),
-    col(Conversation.chat_id) == bindparam("chat_id"),
+TABLE: Table = Conversation.__table__  # type: ignore[attr-defined]  # set by SQLModel
+_C = TABLE.c
+# What a position is made of, in ``Position``'s order.
+COLUMNS = (_C.id, _C.telegram_id, _C.chat_id, _C.flow, _C.state, _C.data, _C.updated_at)
+_LOAD = select(*COLUMNS).where(
+    _C.telegram_id == bindparam("telegram_id"), _C.chat_id == bindparam("chat_id")
 )
 _LOAD_LOCKED = _LOAD.with_for_update()
+_INSERT = (
+    insert(TABLE)
+    .values(
+        telegram_id=bindparam("telegram_id"),
+        chat_id=bindparam("chat_id"),
+        flow=bindparam("flow"),
+        state=bindparam("state"),
+        data=bindparam("data"),
+        updated_at=bindparam("updated_at"),
+    )
+    .returning(_C.id)
+)
 _UPDATE = (
-    update(Conversation)
-    .where(col(Conversation.id) == bindparam("conversation_id"))
+    update(TABLE)
+    .where(_C.id == bindparam("conversation_id"))
     .values(
         flow=bindparam("flow"),
         state=bindparam("state"),
@@ -30,16 +49,35 @@ _UPDATE = (
         updated_at=bindparam("updated_at"),
     )
 )
-_WRITTEN = ("flow", "state", "data", "updated_at")
+_DELETE = delete(TABLE).where(_C.id == bindparam("conversation_id"))
+
+
+@dataclass
+class Position:
+    """A user's conversation in one chat: the flow, the step in it, and what the flow
+    has collected so far (a draft note's text among it, encrypted at rest)."""
+
+    id: int
+    telegram_id: int
+    chat_id: int
+    flow: str
+    state: str
+    data: dict[str, Any]
+    updated_at: datetime
 
 
 def load(
     *, session: Session, telegram_id: int, chat_id: int, lock: bool = False
-) -> Conversation | None:
+) -> Position | None:
     """Returns the user's conversation in this chat; ``lock`` takes a row lock on PostgreSQL
     so two workers never advance the same conversation at once."""
     query = _LOAD_LOCKED if lock else _LOAD
-    return session.exec(query, params={"telegram_id": telegram_id, "chat_id": chat_id}).first()
+    row = (
+        session.connection()
+        .execute(query, {"telegram_id": telegram_id, "chat_id": chat_id})
+        .first()
+    )
+    return Position(*row) if row is not None else None
 
 
 def save(
@@ -50,7 +88,7 @@ def save(
     flow: str,
     state: str,
     data: dict[str, Any],
-) -> Conversation:
+) -> Position:
     """Stores the user's flow, state and collected data in this chat."""
     return write(
         session=session,
@@ -66,43 +104,29 @@ def save(
 def write(
     *,
     session: Session,
-    conversation: Conversation | None,
+    conversation: Position | None,
     telegram_id: int,
     chat_id: int,
     flow: str,
     state: str,
     data: dict[str, Any],
-) -> Conversation:
+) -> Position:
     """Like ``save``, for a caller that has already loaded the user's conversation in this
     session (``None``: there is none yet), so it is not loaded again."""
     # A deep, JSON-clean copy: lists inside the data are often changed in place.
     clean = json.loads(json.dumps(data))
-    now = utcnow()
-    if conversation is not None and inspect(conversation).persistent:
-        # An existing row: one plain UPDATE, without the unit of work's change tracking,
-        # and the loaded object is brought up to date as if it had been flushed.
-        values = {"flow": flow, "state": state, "data": clean, "updated_at": now}
-        result = session.connection().execute(
-            _UPDATE, {"conversation_id": conversation.id, **values}
-        )
+    values = {"flow": flow, "state": state, "data": clean, "updated_at": utcnow()}
+    connection = session.connection()
+    if conversation is not None:
+        result = connection.execute(_UPDATE, {"conversation_id": conversation.id, **values})
         if getattr(result, "rowcount", 1) != 1:
             raise StaleDataError("the conversation row changed under this update")
-        for name in _WRITTEN:
-            set_committed_value(conversation, name, values[name])
+        conversation.flow, conversation.state = flow, state
+        conversation.data, conversation.updated_at = clean, values["updated_at"]
         return conversation
-    if conversation is None:
-        conversation = Conversation(
-            telegram_id=telegram_id, chat_id=chat_id, flow=flow, state=state
-        )
-    conversation.flow = flow
-    conversation.state = state
-    conversation.data = clean
-    # Flagged as changed: an equal-looking value would otherwise not be written at all.
-    flag_modified(conversation, "data")
-    conversation.updated_at = now
-    session.add(conversation)
-    session.flush()
-    return conversation
+    parameters = {"telegram_id": telegram_id, "chat_id": chat_id, **values}
+    new_id = connection.execute(_INSERT, parameters).scalar_one()
+    return Position(id=int(new_id), **parameters)
 
 
 def clear(*, session: Session, telegram_id: int, chat_id: int) -> None:
@@ -113,11 +137,10 @@ def clear(*, session: Session, telegram_id: int, chat_id: int) -> None:
     )
 
 
-def remove(*, session: Session, conversation: Conversation | None) -> None:
+def remove(*, session: Session, conversation: Position | None) -> None:
     """Ends a conversation the caller has already loaded in this session."""
     if conversation is not None:
-        session.delete(conversation)
-        session.flush()
+        session.connection().execute(_DELETE, {"conversation_id": conversation.id})
 
 
 def purge_stale(*, session: Session, older_than: datetime) -> int:

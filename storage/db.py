@@ -20,12 +20,12 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 # Updates one bot process handles at once (polling and each webhook worker). Each holds a
 # database connection while it waits for Telegram.
 STEPS_AT_ONCE = 8
-# Connections an engine keeps open: the steps at once and the prompt dispatcher's sends (4)
-# with room to spare. A connection beyond them is opened and closed again each time, and
-# beyond the overflow a checkout waits in the pool's blocking wait, which would stop the
-# whole process; four webhook workers stay under PostgreSQL's 100 connections.
-POOL_SIZE = 14
-POOL_OVERFLOW = 6
+# Connections an engine keeps open: the steps at once and the prompt dispatcher's sends (4).
+# A connection beyond them is opened and closed again each time, and beyond the overflow
+# (health checks, the scheduler's jobs) a checkout waits in the pool's blocking wait,
+# which would stop the whole process. Six webhook workers stay under PostgreSQL's 100.
+POOL_SIZE = 12
+POOL_OVERFLOW = 4
 
 
 def utcnow() -> datetime:

@@ -11,12 +11,13 @@ import random
 import secrets
 from datetime import timedelta
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from storage import conversations
 from storage.db import utcnow
 from storage.directory import TeamMember
-from storage.models import Member, Membership, Resident, Role, Site, SiteKind, Team
+from storage.models import Conversation, Member, Membership, Resident, Role, Site, SiteKind, Team
 
 FIRST_NAMES = ("Anne", "Bo", "Camilla", "Dorte", "Erik", "Fatima", "Gitte", "Hans", "Ida")
 # Telegram user ids are up to 52 bits: well above 2**31, so BIGINT columns are exercised.
@@ -121,6 +122,9 @@ def make_draft(*, session: Session, telegram_id: int, idle: timedelta = timedelt
     if idle:
         draft = conversations.load(session=session, telegram_id=telegram_id, chat_id=telegram_id)
         assert draft is not None
-        draft.updated_at = utcnow() - idle
-        session.add(draft)
+        session.execute(
+            update(Conversation)
+            .where(col(Conversation.id) == draft.id)
+            .values(updated_at=utcnow() - idle)
+        )
         session.commit()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.app import StemmeApplication
 from storage import conversations
@@ -158,9 +159,12 @@ async def test_a_step_left_alone_for_half_a_day_is_over(
     await lise.press("➕ Tilføj borger")
     with Session(e2e_engine) as session:
         row = conversations.load(session=session, telegram_id=LEAD_ID, chat_id=LEAD_ID)
-        assert isinstance(row, Conversation)
-        row.updated_at = utcnow() - timedelta(hours=13)
-        session.add(row)
+        assert row is not None and row.flow == "residents"
+        session.execute(
+            update(Conversation)
+            .where(col(Conversation.id) == row.id)
+            .values(updated_at=utcnow() - timedelta(hours=13))
+        )
         session.commit()
     reaction = await lise.send("Fru H., stue 12")
     assert "Tilføjet" not in reaction.text

@@ -9,7 +9,8 @@ from sqlmodel import Session
 
 from storage import conversations
 from storage.db import utcnow
-from tests.factories import make_draft
+from storage.directory import resolve
+from tests.factories import make_draft, make_member, make_membership, make_team
 
 USER = 2**40 + 17  # Telegram user ids are above 2**31
 GROUP_CHAT = -1_001_234_567_890  # supergroup chat ids are large and negative
@@ -140,3 +141,57 @@ def test_stale_conversations_are_purged_and_fresh_ones_kept(session: Session) ->
     assert purged == 1
     assert conversations.load(session=session, telegram_id=1, chat_id=1) is None
     assert conversations.load(session=session, telegram_id=2, chat_id=2) is not None
+
+
+def test_resolve_finds_the_member_their_team_and_their_conversation_in_that_chat(
+    session: Session,
+) -> None:
+    team = make_team(session=session, name="Team Nord")
+    writer = make_member(session=session, team=team, telegram_id=USER)
+    conversations.save(
+        session=session, telegram_id=USER, chat_id=USER, flow="note", state="s", data={"a": 1}
+    )
+    session.commit()
+
+    member, membership, found_team, position = resolve(
+        session=session, telegram_id=USER, chat_id=USER
+    )
+    assert member is not None and member.id == writer.member.id
+    assert membership is not None and membership.id == writer.membership.id
+    assert found_team is not None and found_team.id == team.id
+    assert position is not None and (position.flow, position.data) == ("note", {"a": 1})
+    # No conversation in another chat; the member is found all the same.
+    member, _membership, found_team, position = resolve(
+        session=session, telegram_id=USER, chat_id=GROUP_CHAT
+    )
+    assert member is not None and found_team is not None and position is None
+
+
+def test_resolve_repairs_a_stale_team_and_gives_no_conversation_to_the_inactive(
+    session: Session,
+) -> None:
+    left = make_team(session=session, name="Team A")
+    stays = make_team(session=session, name="Team B")
+    writer = make_member(session=session, team=left, telegram_id=USER, active_membership=False)
+    make_membership(session=session, member=writer.member, team=stays)
+    conversations.save(
+        session=session, telegram_id=USER, chat_id=USER, flow="f", state="s", data={}
+    )
+    session.commit()
+
+    _member, _membership, team, position = resolve(session=session, telegram_id=USER, chat_id=USER)
+    # The current team was one they left: the team they are in becomes current.
+    assert team is not None and team.id == stays.id
+    assert writer.member.current_team_id == stays.id and position is not None
+
+    writer.member.active = False
+    session.add(writer.member)
+    session.commit()
+    member, membership, team, position = resolve(session=session, telegram_id=USER, chat_id=USER)
+    assert member is not None and (membership, team, position) == (None, None, None)
+    assert resolve(session=session, telegram_id=USER + 5, chat_id=USER + 5) == (
+        None,
+        None,
+        None,
+        None,
+    )
