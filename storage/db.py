@@ -140,6 +140,8 @@ class _Turn:
     def __init__(self, lock: asyncio.Lock) -> None:
         self.lock = lock
         self.held = False
+        # Set when the unit is over: a task it left behind must not take the lock again.
+        self.ended = False
         # Waits for the network in progress (two at once when a step awaits both).
         self.away = 0
         # The unit's checked-out DB-API connections (sqlite3.Connection).
@@ -199,6 +201,7 @@ async def one_writer(engine: Engine) -> AsyncIterator[None]:
         yield
     finally:
         _TURN.reset(token)
+        turn.ended = True
         if turn.held:
             turn.held = False
             lock.release()
@@ -210,7 +213,7 @@ async def waiting() -> AsyncIterator[None]:
     nothing (no SQLite write transaction), other units may work meanwhile; the unit has
     the lock back before it goes on. Elsewhere, and on PostgreSQL, nothing happens."""
     turn = _TURN.get()
-    if turn is None or (turn.away == 0 and turn.writing()):
+    if turn is None or turn.ended or (turn.away == 0 and turn.writing()):
         yield
         return
     turn.away += 1
@@ -221,6 +224,6 @@ async def waiting() -> AsyncIterator[None]:
         yield
     finally:
         turn.away -= 1
-        if turn.away == 0 and not turn.held:
+        if turn.away == 0 and not turn.held and not turn.ended:
             await turn.lock.acquire()
             turn.held = True

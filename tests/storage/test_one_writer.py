@@ -98,3 +98,25 @@ async def test_a_unit_that_has_not_written_lets_others_work_while_it_waits(
             select(ProcessedUpdate.update_id).where(col(ProcessedUpdate.update_id) > 510)
         ).all()
     assert sorted(stored) == [511, 512]
+
+
+async def test_a_task_left_behind_by_a_finished_unit_does_not_take_the_turn(
+    engine: Engine,
+) -> None:
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def left_behind() -> None:
+        await release.wait()
+        async with waiting():  # the unit that started it is over by now
+            await asyncio.sleep(0.01)
+        order.append("left behind done")
+
+    async with one_writer(engine):
+        straggler = asyncio.create_task(left_behind())
+    release.set()
+    await straggler
+    # The next unit gets its turn at once; it would wait for ever had the straggler kept it.
+    async with asyncio.timeout(2):
+        await _unit(engine, 521, order)
+    assert order[0] == "left behind done" and order[-1] == "committed 521"
