@@ -10,20 +10,19 @@ Here one loop does both, in order: fetch a batch, process every update of it, an
 then ask for the next batch with the offset after the last one processed. Within a batch,
 each user's updates are processed in the order they came, and different users' updates
 at once (at most ``STEPS_AT_ONCE``), so one member's wait for Telegram does not hold up
-the others. An update the
-router could not process because the database was unavailable is tried again, with
-backoff, until it goes through; the offset does not move past it meanwhile. After a
-crash the unconfirmed batch is fetched again, and the router skips the updates it had
-already recorded as processed (``storage.updates``), so nothing is lost and nothing is
-processed twice.
+the others. An update the router could not process because the database was unavailable
+is tried again, with backoff, until it goes through; the offset does not move past it
+meanwhile. After a crash the unconfirmed batch is fetched again, and the router skips the
+updates it had already recorded as processed (``storage.updates``), so nothing is lost
+and nothing is processed twice.
 
 ```mermaid
 flowchart LR
-    fetch[getUpdates offset] --> each{next update}
+    fetch[getUpdates offset] --> each{each member's next update, up to 8 members at once}
     each --> process[router: step + update id, one transaction]
     process -- database unavailable --> wait[wait 1, 2, 4 ... 30 s] --> process
     process -- done or skipped --> each
-    each -- batch done --> fetch
+    each -- every update of the batch done --> fetch
 ```
 """
 
