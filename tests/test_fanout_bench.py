@@ -29,9 +29,14 @@ async def test_a_small_fan_out_delivers_each_reminder_once_at_the_limited_rate(
         0,
     )
     assert result.send_requests == 45
-    # 45 at 30 a second: at least the 15 beyond the limiter's first 30 wait their turn.
-    assert 0.45 <= result.seconds < 1.5 + 1.0
+    # 45 at 30 a second: the limiter lets one through every 1/30 s, so the run cannot end
+    # sooner (how much longer it takes is the benchmark's to measure, not this test's).
+    assert result.seconds >= 0.98 * 44 / 30
     assert result.busiest_second <= 2 * 30
     assert "delivered once 45/45" in render([result])
-    assert [check["met"] for check in targets([result])][0] is True
+    # The report carries the time against the floor and the busiest second; whether the
+    # time meets its target depends on the machine's load, which is make bench's to judge.
+    over, busiest = targets([result])
+    assert over["value"] == round(result.over_floor, 4) and "none lost" in over["target"]
+    assert busiest["value"] == result.busiest_second and busiest["met"] is True
     assert BUSIEST_ALLOWED == 31
