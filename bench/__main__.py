@@ -57,7 +57,7 @@ class Options:
     members: int
     rounds: int
     warmup: int
-    alone_members: int
+    alone_rounds: int
     memory_members: int
     memory_concurrency: int
     notes: int
@@ -76,7 +76,7 @@ class Options:
             "members": self.members,
             "rounds_per_member": self.rounds,
             "warmup_members": self.warmup,
-            "notes_one_at_a_time": self.alone_members,
+            "notes_one_at_a_time": self.alone_rounds,
             "memory_members": self.memory_members,
             "memory_updates": self.memory_members * 2,
             "memory_concurrency": self.memory_concurrency,
@@ -151,7 +151,7 @@ def parse_args(argv: list[str] | None) -> Options:
         members=pick(args.members, 100, 20),
         rounds=pick(args.rounds, 4, 1),
         warmup=pick(args.warmup, 10, 3),
-        alone_members=pick(args.alone, 200, 20),
+        alone_rounds=pick(args.alone, 200, 20),
         memory_members=pick(args.memory_members, 5000, 500),
         memory_concurrency=pick(args.memory_concurrency, 200, 200),
         notes=pick(args.notes, 200_000, 20_000),
@@ -214,7 +214,7 @@ async def _flows(options: Options, results: report.Results, work: Path) -> None:
                 directory=directory,
                 rounds=options.rounds,
                 warmup_members=options.warmup,
-                alone_members=options.alone_members,
+                alone_rounds=options.alone_rounds,
                 log_path=work / f"{bot_name}-{database}-{runs}.log",
                 seed=options.seed,
             )

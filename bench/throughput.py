@@ -8,8 +8,8 @@ phase members do not wait for each other, so the bot always has a queue. Through
 the number of updates injected in that phase divided by the time from the first
 injection until the bot's last API call finished.
 
-Time per update is measured in a second phase with the same bot: members one after the
-other, each running the flow once, so the bot handles one update at a time and its
+Time per update is measured in a second phase with the same bot: rounds one after the
+other, by each member in turn, so the bot handles one update at a time and its
 ``process_update`` is the application's own time for it. Under full load stemme
 handles up to eight members' updates at once (``bot/polling.py``), so an update's
 ``process_update`` there also holds the others' turns on the CPU: the queue that a
@@ -400,13 +400,13 @@ async def run_flow(
     directory: Directory,
     rounds: int,
     warmup_members: int,
-    alone_members: int,
+    alone_rounds: int,
     log_path: Path,
     seed: int,
 ) -> FlowResult:
     """Runs ``bot_name`` (``stemme`` with the note flow, or ``echo``) in its own process
     and lets every member of ``directory`` play ``rounds`` rounds at the same time; then
-    ``alone_members`` rounds one after the other, by each member in turn."""
+    ``alone_rounds`` rounds one after the other, by each member in turn."""
     stemme = bot_name == "stemme"
     script = NOTE_FLOW if stemme else ECHO_FLOW
     async with BenchEmulator() as emu:
@@ -453,7 +453,7 @@ async def run_flow(
 
             alone = Tally()
             alone_started = time.monotonic()
-            for i in range(alone_members):
+            for i in range(alone_rounds):
                 user = users[i % len(users)]
                 await play(emu, bot, user, script, 1, random.Random(seed * 104729 + i), alone)
             alone_seconds = max(await emu.wait_quiet(quiet=0.3) - alone_started, 1e-9)
@@ -475,7 +475,7 @@ async def run_flow(
         failures=tally.failures + warmup.failures,
         unconfirmed=tally.unconfirmed,
         alone=AloneResult(
-            rounds=alone_members,
+            rounds=alone_rounds,
             updates=len(alone.update_ids),
             seconds=alone_seconds,
             process_update=_spread(bot, alone.update_ids),

@@ -259,7 +259,7 @@ class Dispatcher:
             )
 
     async def _deliver(self, prompt: Prompt) -> None:
-        # SQLite: one prompt or member's step at a time in this process (storage/db.py).
+        # SQLite: one prompt or step works with the database at a time (storage/db.py).
         async with self._slots, one_writer(self.engine):
             await self._send(prompt)
 

@@ -132,8 +132,8 @@ class WebhookReceiver:
         services: Services = self.application.bot_data[SERVICES_KEY]
         if services.engine.dialect.name == "sqlite":
             # SQLite has one writer: one update at a time. The router's one_writer
-            # (storage/db.py) would serialise the steps too, but only inside the time limit
-            # and holding a slot; waiting here counts against neither.
+            # (storage/db.py) would let steps overlap their Telegram waits, but its waits
+            # count against the time limit and hold a slot; waiting here does neither.
             lock: Any = self._lock(0)
         else:
             lock = self._lock(user.id) if user is not None else contextlib.nullcontext()

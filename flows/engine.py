@@ -221,7 +221,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
         context.post_commit = []
         delivery = DELIVERY.get()
         try:
-            # SQLite: one step or prompt at a time in this process (storage/db.py).
+            # SQLite: one step or prompt works with the database at a time (storage/db.py).
             async with one_writer(services.engine):
                 with session_scope(services.engine) as session:
                     if delivery is not None and not updates.begin(

@@ -19,16 +19,16 @@ from sqlmodel import Session, col
 from storage.db import utcnow
 from storage.models import Conversation
 
-TABLE: Table = Conversation.__table__  # type: ignore[attr-defined]  # set by SQLModel
-_C = TABLE.c
+_TABLE: Table = Conversation.__table__  # type: ignore[attr-defined]  # set by SQLModel
+_C = _TABLE.c
 # What a position is made of, in ``Position``'s order.
-COLUMNS = (_C.id, _C.telegram_id, _C.chat_id, _C.flow, _C.state, _C.data, _C.updated_at)
-_LOAD = select(*COLUMNS).where(
+_COLUMNS = (_C.id, _C.telegram_id, _C.chat_id, _C.flow, _C.state, _C.data, _C.updated_at)
+_LOAD = select(*_COLUMNS).where(
     _C.telegram_id == bindparam("telegram_id"), _C.chat_id == bindparam("chat_id")
 )
 _LOAD_LOCKED = _LOAD.with_for_update()
 _INSERT = (
-    insert(TABLE)
+    insert(_TABLE)
     .values(
         telegram_id=bindparam("telegram_id"),
         chat_id=bindparam("chat_id"),
@@ -40,7 +40,7 @@ _INSERT = (
     .returning(_C.id)
 )
 _UPDATE = (
-    update(TABLE)
+    update(_TABLE)
     .where(_C.id == bindparam("conversation_id"))
     .values(
         flow=bindparam("flow"),
@@ -49,7 +49,7 @@ _UPDATE = (
         updated_at=bindparam("updated_at"),
     )
 )
-_DELETE = delete(TABLE).where(_C.id == bindparam("conversation_id"))
+_DELETE = delete(_TABLE).where(_C.id == bindparam("conversation_id"))
 
 
 @dataclass

@@ -224,55 +224,27 @@ def resolve_member(
     if row is None:
         return None, None, None
     member, membership, team = row
-    return (member, *_current(session, member, membership, team))
-
-
-def _current(
-    session: Session, member: Member, membership: Membership | None, team: Team | None
-) -> tuple[Membership | None, Team | None]:
-    """The membership and team ``_RESOLVE_MEMBER`` found, or none for an inactive member;
-    a stale choice of current team is repaired."""
     if not member.active or membership is None or team is None:
-        return None, None
+        return member, None, None
     if member.current_team_id != team.id:
         member.current_team_id = team.id
         session.add(member)
-    return membership, team
-
-
-# ``_RESOLVE_MEMBER`` with the user's conversation in the chat (SQLite, see ``resolve``).
-_RESOLVE = _RESOLVE_MEMBER.add_columns(*conversations.COLUMNS).outerjoin(
-    conversations.TABLE,
-    (conversations.TABLE.c.telegram_id == col(Member.telegram_id))
-    & (conversations.TABLE.c.chat_id == bindparam("chat_id")),
-)
+    return member, membership, team
 
 
 def resolve(
     *, session: Session, telegram_id: int, chat_id: int
 ) -> tuple[Member | None, Membership | None, Team | None, conversations.Position | None]:
-    """Who is writing and where they are: ``resolve_member``'s answer, and for an active
-    member their conversation in this chat (``conversations.load``, locked on PostgreSQL).
-
-    SQLite, which has no row locks: one query for both. PostgreSQL cannot lock a row on
-    the optional side of an outer join, so there the conversation is loaded apart.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        member, membership, team = resolve_member(session=session, telegram_id=telegram_id)
-        if member is None or not member.active:
-            return member, membership, team, None
-        position = conversations.load(
-            session=session, telegram_id=telegram_id, chat_id=chat_id, lock=True
-        )
-        return member, membership, team, position
-    params = {"telegram_id": telegram_id, "chat_id": chat_id}
-    row = session.execute(_RESOLVE, params).first()
-    if row is None:
-        return None, None, None, None
-    member, membership, team = row[0], row[1], row[2]
-    found = row[3] is not None and member.active
-    position = conversations.Position(*row[3:]) if found else None
-    return (member, *_current(session, member, membership, team), position)
+    """Who is writing and where they are: ``resolve_member``'s answer and, for an active
+    member, their conversation in this chat (locked on PostgreSQL, so two workers never
+    advance it at once)."""
+    member, membership, team = resolve_member(session=session, telegram_id=telegram_id)
+    if member is None or not member.active:
+        return member, membership, team, None
+    position = conversations.load(
+        session=session, telegram_id=telegram_id, chat_id=chat_id, lock=True
+    )
+    return member, membership, team, position
 
 
 def switch_team(*, session: Session, member: Member, team_id: int) -> Team | None:
