@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
@@ -26,6 +28,10 @@ STEPS_AT_ONCE = 8
 # which would stop the whole process. Six webhook workers stay under PostgreSQL's 100.
 POOL_SIZE = 12
 POOL_OVERFLOW = 4
+# PostgreSQL: a pooled connection that lay unused this long is pinged before it is handed
+# out (one round trip); one in use more recently is handed out as it is (see make_engine).
+PING_AFTER_IDLE = 10.0
+_USED_AT = "stemme.used_at"
 
 
 def utcnow() -> datetime:
@@ -81,6 +87,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     ``hide_parameters`` keeps note text and names out of database error messages,
     which end up in logs.
+
+    PostgreSQL: a pooled connection unused for ``PING_AFTER_IDLE`` seconds is pinged
+    before use and replaced if the server dropped it (a restart, an idle timeout). One used
+    more recently is not: the ping was one of about ten round trips of a step, each a wait
+    that blocks the event loop, and a connection that fails anyway fails like an
+    unavailable database, which every caller tries again.
     """
     kwargs.setdefault("hide_parameters", True)
     url = normalise_url(url)
@@ -102,8 +114,30 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "checkout", _checked_out)
         event.listen(engine, "checkin", _checked_in)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _used)
+    event.listen(engine, "checkin", _used)
+    event.listen(engine, "checkout", _ping_if_idle(engine.dialect))
+    return engine
+
+
+def _used(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info[_USED_AT] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Dialect) -> Any:
+    def ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        used_at = record.info.get(_USED_AT)
+        if used_at is None or time.monotonic() - used_at < PING_AFTER_IDLE:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool drops this connection and checks out a new one.
+            raise DisconnectionError(type(error).__name__) from error
+
+    return ping
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
@@ -19,7 +21,7 @@ def ping(*, session: Session) -> None:
 def check_database(database_url: str, *, timeout: int = 3) -> str | None:
     """Connects once with a short timeout; returns None, or the error's type when the
     database cannot be reached (never its message, which may hold the password)."""
-    kwargs: dict[str, object] = {"poolclass": NullPool}
+    kwargs: dict[str, Any] = {"poolclass": NullPool}
     if database_url.startswith(("postgresql", "postgres")):
         kwargs["connect_args"] = {"connect_timeout": timeout}
     try:

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, delete, select, text
+from sqlalchemy import Table, bindparam, delete, func, select, true
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from storage.db import utcnow
 from storage.models import ProcessedUpdate
-
-# The longest a step waits for a row another worker holds (PostgreSQL).
-LOCK_TIMEOUT = timedelta(seconds=3)
 
 # Built once and run on the session's connection, without the ORM: these run twice for
 # every update, and the ORM's statement handling cost more than the statements (bench/).
@@ -35,6 +32,22 @@ _RECORD = {
     .returning(_TABLE.c.update_id)
     for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
+# The longest a step waits for a row another worker holds (PostgreSQL).
+LOCK_TIMEOUT = timedelta(seconds=3)
+# PostgreSQL's start of a step in one round trip: sets the step's lock timeout
+# (``SET LOCAL``, as ``set_config(..., true)``) and then records the update.
+_BEGIN = (
+    postgresql_insert(_TABLE)
+    .from_select(
+        ["update_id", "processed_at"],
+        select(
+            bindparam("update_id", type_=_TABLE.c.update_id.type),
+            bindparam("processed_at", type_=_TABLE.c.processed_at.type),
+        ).where(func.set_config("lock_timeout", bindparam("lock_timeout"), true()).is_not(None)),
+    )
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    .returning(_TABLE.c.update_id)
+)
 _FIND = select(_TABLE.c.update_id).where(_TABLE.c.update_id == bindparam("update_id"))
 
 
@@ -61,15 +74,21 @@ def begin(
     statement of the step waits longer than ``lock_timeout`` for a row another worker
     holds (this one, or the user's conversation): it fails like an unavailable database,
     and the update is delivered again once the other worker is done, instead of the
-    waiting holding up the worker's event loop.
+    waiting holding up the worker's event loop. The timeout is the transaction's own
+    (``SET LOCAL``), so it works behind PgBouncer's transaction pooling too, and it is
+    set in the same statement as the insert: one round trip, each of which blocks the
+    event loop.
     SQLite: only looks (not even that for a ``new`` update), and ``finish`` records it at
     the end: an insert now would hold SQLite's single write lock for the whole step,
     Telegram calls included, and stop every other writer of the process (one process,
     each update once per batch: nothing can run the same update in between)."""
     if _dialect(session) == "postgresql":
-        milliseconds = int(lock_timeout.total_seconds() * 1000)
-        session.execute(text(f"SET LOCAL lock_timeout = {milliseconds}"))
-        return record(session=session, update_id=update_id)
+        parameters = {
+            "update_id": update_id,
+            "processed_at": utcnow(),
+            "lock_timeout": str(int(lock_timeout.total_seconds() * 1000)),
+        }
+        return session.connection().execute(_BEGIN, parameters).first() is not None
     return new or not was_processed(session=session, update_id=update_id)
 
 

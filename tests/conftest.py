@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -89,13 +90,9 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'stemme.db'}"
 
 
-@pytest.fixture(params=DATABASES)
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database: a SQLite file, or a new PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'stemme.db'}"
-        return
-    server_url: str = request.getfixturevalue("postgres_url")
+@contextmanager
+def _postgres_schema(server_url: str) -> Iterator[str]:
+    """The URL of a new PostgreSQL schema on the server, dropped afterwards."""
     schema = f"test_{uuid.uuid4().hex[:16]}"
     admin = make_engine(server_url, poolclass=NullPool)
     try:
@@ -106,6 +103,24 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database: a SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'stemme.db'}"
+        return
+    with _postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_database_url(postgres_url: str) -> Iterator[str]:
+    """A migrated database in a new PostgreSQL schema, for tests about PostgreSQL only."""
+    with _postgres_schema(postgres_url) as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture

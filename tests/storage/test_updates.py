@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -104,5 +105,10 @@ def test_on_postgresql_a_step_waits_for_another_workers_row_only_briefly(
         with pytest.raises(OperationalError) as raised, session_scope(engine) as second:
             updates.begin(session=second, update_id=31, lock_timeout=timedelta(milliseconds=200))
         assert health.database_unavailable(raised.value)
-    with session_scope(engine) as session:
-        assert updates.begin(session=session, update_id=31) is False
+    with engine.connect() as connection:
+        with connection.begin(), Session(bind=connection) as session:
+            assert updates.begin(session=session, update_id=31) is False
+            assert session.execute(text("SHOW lock_timeout")).scalar_one() == "3s"
+        # The step's own (SET LOCAL): the connection's next transaction waits as long as
+        # it takes, as with PgBouncer another client's would.
+        assert connection.execute(text("SHOW lock_timeout")).scalar_one() == "0"
