@@ -8,6 +8,7 @@ ORM's identity map and unit of work (whose handling cost more than the statement
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,9 @@ _LOAD = select(*_COLUMNS).where(
     _C.telegram_id == bindparam("telegram_id"), _C.chat_id == bindparam("chat_id")
 )
 _LOAD_LOCKED = _LOAD.with_for_update()
+# The locked load as a part of another statement (``storage.directory.resolve``): on
+# PostgreSQL a locking CTE is run once, and locks the row it reads.
+LOCKED = _LOAD_LOCKED.cte("locked_conversation")
 _INSERT = (
     insert(_TABLE)
     .values(
@@ -64,6 +68,12 @@ class Position:
     state: str
     data: dict[str, Any]
     updated_at: datetime
+
+
+def position(values: Sequence[Any]) -> Position | None:
+    """The position from ``LOCKED``'s columns as one row returned them (all ``None``:
+    there is none)."""
+    return Position(*values) if values[0] is not None else None
 
 
 def load(

@@ -6,8 +6,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import bindparam, case, func, update
+from sqlalchemy import bindparam, case, func, true, update
 from sqlmodel import Session, col, select
 
 from storage import conversations
@@ -223,7 +224,14 @@ def resolve_member(
     row = session.exec(_RESOLVE_MEMBER, params={"telegram_id": telegram_id}).first()
     if row is None:
         return None, None, None
-    member, membership, team = row
+    return _working(session, *row)
+
+
+def _working(
+    session: Session, member: Member, membership: Membership | None, team: Team | None
+) -> tuple[Member, Membership | None, Team | None]:
+    """The member as found with their first membership: none for an inactive member, and
+    the team they work in becomes their current one."""
     if not member.active or membership is None or team is None:
         return member, None, None
     if member.current_team_id != team.id:
@@ -232,18 +240,25 @@ def resolve_member(
     return member, membership, team
 
 
+# ``_RESOLVE_MEMBER`` with the member's conversation in the chat: on PostgreSQL every
+# statement is a round trip during which the event loop waits, and this one runs for
+# every update.
+_RESOLVE: Any = _RESOLVE_MEMBER.add_columns(  # rows: three entities, then columns
+    *conversations.LOCKED.c
+).outerjoin(conversations.LOCKED, true())
+
+
 def resolve(
     *, session: Session, telegram_id: int, chat_id: int
 ) -> tuple[Member | None, Membership | None, Team | None, conversations.Position | None]:
-    """Who is writing and where they are: ``resolve_member``'s answer and, for an active
-    member, their conversation in this chat (locked on PostgreSQL, so two workers never
-    advance it at once)."""
-    member, membership, team = resolve_member(session=session, telegram_id=telegram_id)
-    if member is None or not member.active:
-        return member, membership, team, None
-    position = conversations.load(
-        session=session, telegram_id=telegram_id, chat_id=chat_id, lock=True
-    )
+    """Who is writing and where they are, in one query: ``resolve_member``'s answer and,
+    for an active member, their conversation in this chat (locked on PostgreSQL, so two
+    workers never advance it at once)."""
+    row = session.exec(_RESOLVE, params={"telegram_id": telegram_id, "chat_id": chat_id}).first()
+    if row is None:
+        return None, None, None, None
+    member, membership, team = _working(session, *row[:3])
+    position = conversations.position(row[3:]) if member.active else None
     return member, membership, team, position
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from storage import conversations
-from storage.db import utcnow
+from storage.db import make_engine, session_scope, utcnow
 from storage.directory import resolve
 from tests.factories import make_draft, make_member, make_membership, make_team
 
@@ -195,3 +198,33 @@ def test_resolve_repairs_a_stale_team_and_gives_no_conversation_to_the_inactive(
         None,
         None,
     )
+
+
+def test_on_postgresql_resolve_locks_only_that_conversation(postgres_database_url: str) -> None:
+    engine = make_engine(postgres_database_url)
+    try:
+        with session_scope(engine) as session:
+            team = make_team(session=session, name="Team Nord")
+            make_member(session=session, team=team, telegram_id=USER)
+            for chat_id in (USER, GROUP_CHAT):
+                conversations.save(
+                    session=session,
+                    telegram_id=USER,
+                    chat_id=chat_id,
+                    flow="f",
+                    state="s",
+                    data={},
+                )
+        with session_scope(engine) as first:
+            assert resolve(session=first, telegram_id=USER, chat_id=USER)[3] is not None
+            # Another worker, meanwhile: the same chat waits (given up after 200 ms here),
+            # the member's other chat does not.
+            with pytest.raises(OperationalError), session_scope(engine) as second:
+                second.execute(text("SET LOCAL lock_timeout = 200"))
+                resolve(session=second, telegram_id=USER, chat_id=USER)
+            with session_scope(engine) as third:
+                third.execute(text("SET LOCAL lock_timeout = 200"))
+                position = resolve(session=third, telegram_id=USER, chat_id=GROUP_CHAT)[3]
+                assert position is not None and position.chat_id == GROUP_CHAT
+    finally:
+        engine.dispose()
