@@ -57,6 +57,7 @@ class Options:
     members: int
     rounds: int
     warmup: int
+    flow_runs: int
     alone_rounds: int
     memory_members: int
     memory_concurrency: int
@@ -76,6 +77,7 @@ class Options:
             "members": self.members,
             "rounds_per_member": self.rounds,
             "warmup_members": self.warmup,
+            "stemme_runs_per_database": self.flow_runs,
             "notes_one_at_a_time": self.alone_rounds,
             "memory_members": self.memory_members,
             "memory_updates": self.memory_members * 2,
@@ -104,6 +106,12 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--rounds", type=int, help="notes per member (4; quick 1)")
     parser.add_argument(
         "--warmup", type=int, help="members who save one note before measuring (10; quick 3)"
+    )
+    parser.add_argument(
+        "--flow-runs",
+        type=int,
+        help="measured runs of stemme per database, each followed by one of the echo bot"
+        " (3; quick 1)",
     )
     parser.add_argument(
         "--alone",
@@ -151,6 +159,7 @@ def parse_args(argv: list[str] | None) -> Options:
         members=pick(args.members, 100, 20),
         rounds=pick(args.rounds, 4, 1),
         warmup=pick(args.warmup, 10, 3),
+        flow_runs=pick(args.flow_runs, 3, 1),
         alone_rounds=pick(args.alone, 200, 20),
         memory_members=pick(args.memory_members, 5000, 500),
         memory_concurrency=pick(args.memory_concurrency, 200, 200),
@@ -190,15 +199,24 @@ def _flow_directory(database_url: str, options: Options) -> Directory:
     return directory.first_members(options.members)
 
 
+# Update ids set aside for each run of the flow section: far more than a run sends
+# (members x rounds x 5, plus the warm-up and the one-at-a-time rounds).
+UPDATE_IDS_PER_RUN = 10_000_000
+
+
 async def _flows(options: Options, results: report.Results, work: Path) -> None:
     """The echo bot runs before the first stemme run and after each one, the same
-    workload every time; the ratio uses the median, so one noisy run cannot decide it."""
+    workload every time; the ratio is the median of stemme's runs on a database over the
+    median of the echo bot's, so one noisy run cannot decide it. The first run of each
+    bot and database also measures one update at a time."""
     databases: list[tuple[str, Any]] = [("sqlite", migrated_sqlite(work, "flow.db"))]
     if options.postgres_url:
         databases.append(("postgresql", migrated_postgres(options.postgres_url)))
 
     async def flow(bot_name: str, database: str, url: str, directory: Directory) -> None:
-        runs = sum(1 for flow in results.flows if flow.bot == bot_name) + 1
+        runs = sum(
+            1 for flow in results.flows if (flow.bot, flow.database) == (bot_name, database)
+        )
         logger.info(
             "%s on %s: %s members x %s rounds",
             bot_name,
@@ -214,9 +232,10 @@ async def _flows(options: Options, results: report.Results, work: Path) -> None:
                 directory=directory,
                 rounds=options.rounds,
                 warmup_members=options.warmup,
-                alone_rounds=options.alone_rounds,
-                log_path=work / f"{bot_name}-{database}-{runs}.log",
+                alone_rounds=options.alone_rounds if runs == 0 else 0,
+                log_path=work / f"{bot_name}-{database}-{runs + 1}.log",
                 seed=options.seed,
+                first_update_id=100_001 + UPDATE_IDS_PER_RUN * len(results.flows),
             )
         )
 
@@ -226,11 +245,13 @@ async def _flows(options: Options, results: report.Results, work: Path) -> None:
             directory = _flow_directory(url, options)
             if index == 0:
                 await flow("echo", "-", url, directory)
-            try:
-                await flow("stemme", database, url, directory)
-            except FlowUnavailable as error:
-                results.skipped.append(f"note flow on {database}: not available ({error})")
-            await flow("echo", "-", url, directory)
+            for _run in range(options.flow_runs):
+                try:
+                    await flow("stemme", database, url, directory)
+                except FlowUnavailable as error:
+                    results.skipped.append(f"note flow on {database}: not available ({error})")
+                    break
+                await flow("echo", "-", url, directory)
 
 
 async def _memory(options: Options, results: report.Results, work: Path) -> None:

@@ -41,8 +41,11 @@ class ButtonMissing(LookupError):
 class BenchEmulator(BotApiEmulator):
     """The end-to-end emulator plus updates injected without waiting for a reaction."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, first_update_id: int = 100_001) -> None:
         super().__init__(token=TOKEN, username=USERNAME)
+        # Telegram never repeats an update id: a later run on the same database starts
+        # after the earlier runs' ids, or the bot would skip its updates as processed.
+        self._next_update_id = first_update_id
         self._scanned = 0
         self._in_flight: dict[int, ApiCall] = {}
         self._last_reaction = 0.0

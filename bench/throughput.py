@@ -403,13 +403,15 @@ async def run_flow(
     alone_rounds: int,
     log_path: Path,
     seed: int,
+    first_update_id: int = 100_001,
 ) -> FlowResult:
     """Runs ``bot_name`` (``stemme`` with the note flow, or ``echo``) in its own process
     and lets every member of ``directory`` play ``rounds`` rounds at the same time; then
-    ``alone_rounds`` rounds one after the other, by each member in turn."""
+    ``alone_rounds`` rounds one after the other, by each member in turn. Update ids start
+    at ``first_update_id`` (after those of earlier runs on the same database)."""
     stemme = bot_name == "stemme"
     script = NOTE_FLOW if stemme else ECHO_FLOW
-    async with BenchEmulator() as emu:
+    async with BenchEmulator(first_update_id=first_update_id) as emu:
         users = [
             emu.user(telegram_id, member_name(index), language_code="da")
             for index, (telegram_id, _team) in enumerate(directory.members())
