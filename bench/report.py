@@ -114,15 +114,16 @@ def targets(results: Results) -> list[dict[str, Any]]:
         if value is not None and not math.isnan(value):
             checks.append({"target": name, "value": round(value, 3), "goal": goal, "met": met})
 
-    for database in ("sqlite", "postgresql"):
-        ratio = _ratio(results, database)
-        if ratio is not None:
-            check(
-                f"updates/s stemme ({database}) / echo bot (medians of their runs)",
-                ratio,
-                f">= {RATIO_TARGET}",
-                ratio >= RATIO_TARGET,
-            )
+    # The ratio's target is the embedded default's, as the p99's is (issue 3 item 8);
+    # PostgreSQL's ratio is reported beside it ("ratios").
+    ratio = _ratio(results, "sqlite")
+    if ratio is not None:
+        check(
+            "updates/s stemme (sqlite) / echo bot (medians of their runs)",
+            ratio,
+            f">= {RATIO_TARGET}",
+            ratio >= RATIO_TARGET,
+        )
     sqlite = results.flow("stemme", "sqlite")
     if sqlite is not None:
         p99 = sqlite.alone.process_update.p99
@@ -241,17 +242,26 @@ def render(results: Results) -> str:
             ratio = _ratio(results, database)
             stemme = results.per_second("stemme", database)
             if ratio is not None and stemme is not None:
-                verdict = "met" if ratio >= RATIO_TARGET else "MISSED"
+                if database == "sqlite":
+                    verdict = "met" if ratio >= RATIO_TARGET else "MISSED"
+                    verdict = f"target >= {RATIO_TARGET}: {verdict}"
+                else:
+                    verdict = "reported"
                 lines.append(
                     f"   stemme ({database}), median of its runs: {stemme:.1f} updates/s;"
-                    f" ratio to the echo bot: {ratio:.2f}  (target >= {RATIO_TARGET}: {verdict})"
+                    f" ratio to the echo bot: {ratio:.2f}  ({verdict})"
                 )
         lines += [
             "   (bot CPU: share of one core during the measured phase, and CPU ms per update;"
             " driver: this",
             "    process, emulator and members. The echo bot handles one update at a time,"
             " python-telegram-bot's",
-            "    default; stemme up to 8 members' updates at once, each member's in order.)",
+            "    default; stemme up to 8 members' updates at once, each member's in order."
+            " On PostgreSQL each",
+            "    statement is a round trip to the server during which the bot's event loop"
+            " waits: one process",
+            "    does less there, and webhook workers scale it out, see section 8 and"
+            " docs/scaling.md.)",
             "",
             f"2. process_update per update inside the application, ms"
             f" ({info['cpu_cores']} CPU cores):",
