@@ -329,7 +329,8 @@ def record_answers(
 
     Records that the member answered (the local day only) and adds one to the count of
     each chosen (item, value) in a single UPDATE of all 49 tally rows of the pulse, so no
-    row is written for this member's answers alone. Cancels their reminder. Raises
+    row is written for this member's answers alone. Answers at once to the same pulse
+    take turns on its tally rows (PostgreSQL). Cancels their reminder. Raises
     ``PulseClosed`` and ``AlreadyAnswered``.
     """
     pulse_id = require_id(pulse)
@@ -345,6 +346,15 @@ def record_answers(
         )
     )
     session.flush()  # a concurrent second answer by the same member fails here, on the key
+    # PostgreSQL: lock the pulse's tally rows in one order first. The UPDATE alone takes
+    # them in the order it finds them, which differs between two answers at once once a
+    # row has a new version: each would wait for the other (deadlock detected).
+    session.execute(
+        select(col(PulseTally.item))
+        .where(col(PulseTally.pulse_id) == pulse_id)
+        .order_by(col(PulseTally.item), col(PulseTally.value))
+        .with_for_update()
+    ).all()
     chosen = [(item, value) for item, value in zip(ITEMS, values, strict=True)]
     session.execute(
         update(PulseTally)

@@ -8,6 +8,7 @@ Every test runs on SQLite and on PostgreSQL; ``now`` is passed, never waited for
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storage import pulse as pulses
-from storage.db import require_id
+from storage.db import make_engine, require_id, session_scope
 from storage.models import (
     Prompt,
     Pulse,
@@ -299,3 +300,44 @@ def test_the_stored_answers_do_not_reveal_the_order_members_answered_in(
     assert sorted(stored[0]) == sorted(stored[1]) == sorted(stored[2])
     assert len(stored[0]) == 49
     assert sum(count for _, _, count in stored[0]) == 35
+
+
+def test_on_postgresql_answers_at_once_all_count_and_never_deadlock(
+    postgres_database_url: str,
+) -> None:
+    engine = make_engine(postgres_database_url)
+    try:
+        with session_scope(engine) as session:
+            team, lead_id, members = _team_with(session, 60)
+            pulse_id = require_id(
+                pulses.start_pulse(
+                    session=session, team_id=id_of(team), lead_member_id=lead_id, now=NOW, tz=TZ
+                )
+            )
+
+        def answer(member_id: int) -> None:
+            with session_scope(engine) as session:
+                current = pulses.get_pulse(session=session, pulse_id=pulse_id)
+                assert current is not None
+                values = [(member_id + item) % 7 + 1 for item in range(7)]
+                pulses.record_answers(
+                    session=session,
+                    pulse=current,
+                    member_id=member_id,
+                    values=values,
+                    now=NOW,
+                    tz=TZ,
+                )
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(answer, members))  # raises the first failure, if any
+
+        with Session(engine) as session:
+            assert pulses.answer_count(session=session, pulse_id=pulse_id) == 60
+            tallies = session.exec(select(PulseTally).where(PulseTally.pulse_id == pulse_id))
+            per_item: dict[int, int] = {}
+            for tally in tallies:
+                per_item[tally.item] = per_item.get(tally.item, 0) + tally.count
+        assert per_item == {item: 60 for item in pulses.ITEMS}
+    finally:
+        engine.dispose()
