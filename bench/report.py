@@ -242,11 +242,10 @@ def render(results: Results) -> str:
             ratio = _ratio(results, database)
             stemme = results.per_second("stemme", database)
             if ratio is not None and stemme is not None:
+                verdict = "reported"  # the target is the embedded default's (see targets)
                 if database == "sqlite":
-                    verdict = "met" if ratio >= RATIO_TARGET else "MISSED"
-                    verdict = f"target >= {RATIO_TARGET}: {verdict}"
-                else:
-                    verdict = "reported"
+                    outcome = "met" if ratio >= RATIO_TARGET else "MISSED"
+                    verdict = f"target >= {RATIO_TARGET}: {outcome}"
                 lines.append(
                     f"   stemme ({database}), median of its runs: {stemme:.1f} updates/s;"
                     f" ratio to the echo bot: {ratio:.2f}  ({verdict})"

@@ -27,10 +27,10 @@ _COLUMNS = (_C.id, _C.telegram_id, _C.chat_id, _C.flow, _C.state, _C.data, _C.up
 _LOAD = select(*_COLUMNS).where(
     _C.telegram_id == bindparam("telegram_id"), _C.chat_id == bindparam("chat_id")
 )
-_LOAD_LOCKED = _LOAD.with_for_update()
-# The locked load as a part of another statement (``storage.directory.resolve``): on
-# PostgreSQL a locking CTE is run once, and locks the row it reads.
-LOCKED = _LOAD_LOCKED.cte("locked_conversation")
+# The load with a row lock on PostgreSQL, as a part of the statement that resolves who is
+# writing (``storage.directory.resolve``): a locking CTE is run once, and locks the row it
+# reads, so two workers never advance the same conversation at once.
+LOCKED = _LOAD.with_for_update().cte("locked_conversation")
 _INSERT = (
     insert(_TABLE)
     .values(
@@ -76,15 +76,12 @@ def position(values: Sequence[Any]) -> Position | None:
     return Position(*values) if values[0] is not None else None
 
 
-def load(
-    *, session: Session, telegram_id: int, chat_id: int, lock: bool = False
-) -> Position | None:
-    """Returns the user's conversation in this chat; ``lock`` takes a row lock on PostgreSQL
-    so two workers never advance the same conversation at once."""
-    query = _LOAD_LOCKED if lock else _LOAD
+def load(*, session: Session, telegram_id: int, chat_id: int) -> Position | None:
+    """Returns the user's conversation in this chat (the router's, locked, comes with
+    ``storage.directory.resolve``)."""
     row = (
         session.connection()
-        .execute(query, {"telegram_id": telegram_id, "chat_id": chat_id})
+        .execute(_LOAD, {"telegram_id": telegram_id, "chat_id": chat_id})
         .first()
     )
     return Position(*row) if row is not None else None

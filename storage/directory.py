@@ -193,15 +193,19 @@ def current_membership(*, session: Session, member: Member) -> tuple[Membership,
     return membership, team
 
 
-# Built once: constructing a statement costs more than running it on every update.
-_RESOLVE_MEMBER = (
+# Built once: constructing a statement costs more than running it on every update, and on
+# PostgreSQL every statement is a round trip during which the event loop waits. Rows: the
+# member, their first active membership and its team, then the conversation's columns.
+_RESOLVE: Any = (
     select(Member, Membership, Team)
+    .add_columns(*conversations.LOCKED.c)
     .outerjoin(
         Membership,
         (col(Membership.member_id) == col(Member.id)) & col(Membership.active).is_(True),
     )
     .outerjoin(Team, col(Team.id) == col(Membership.team_id))
-    .where(Member.telegram_id == bindparam("telegram_id"))
+    .outerjoin(conversations.LOCKED, true())
+    .where(col(Member.telegram_id) == bindparam("telegram_id"))
     # The current team first, else the first active team by name.
     .order_by(
         case((col(Membership.team_id) == col(Member.current_team_id), 0), else_=1),
@@ -211,54 +215,31 @@ _RESOLVE_MEMBER = (
 )
 
 
-def resolve_member(
-    *, session: Session, telegram_id: int
-) -> tuple[Member | None, Membership | None, Team | None]:
-    """Returns who is writing, in one query: the member with this Telegram id (active or
-    not) and, for an active member, the membership and team they work in now.
-
-    The same answer as ``get_member_by_telegram_id`` followed by ``current_membership``,
-    including its repair of a stale choice (the first other active team, by name, becomes
-    current). Membership and team are ``None`` for an inactive member or one in no team.
-    """
-    row = session.exec(_RESOLVE_MEMBER, params={"telegram_id": telegram_id}).first()
-    if row is None:
-        return None, None, None
-    return _working(session, *row)
-
-
-def _working(
-    session: Session, member: Member, membership: Membership | None, team: Team | None
-) -> tuple[Member, Membership | None, Team | None]:
-    """The member as found with their first membership: none for an inactive member, and
-    the team they work in becomes their current one."""
-    if not member.active or membership is None or team is None:
-        return member, None, None
-    if member.current_team_id != team.id:
-        member.current_team_id = team.id
-        session.add(member)
-    return member, membership, team
-
-
-# ``_RESOLVE_MEMBER`` with the member's conversation in the chat: on PostgreSQL every
-# statement is a round trip during which the event loop waits, and this one runs for
-# every update.
-_RESOLVE: Any = _RESOLVE_MEMBER.add_columns(  # rows: three entities, then columns
-    *conversations.LOCKED.c
-).outerjoin(conversations.LOCKED, true())
-
-
 def resolve(
     *, session: Session, telegram_id: int, chat_id: int
 ) -> tuple[Member | None, Membership | None, Team | None, conversations.Position | None]:
-    """Who is writing and where they are, in one query: ``resolve_member``'s answer and,
-    for an active member, their conversation in this chat (locked on PostgreSQL, so two
-    workers never advance it at once)."""
+    """Who is writing and where they are, in one query: the member with this Telegram id
+    (active or not); for an active member, the membership and team they work in now and
+    their conversation in this chat (locked on PostgreSQL, so two workers never advance it
+    at once).
+
+    The team is what ``get_member_by_telegram_id`` followed by ``current_membership``
+    would give, including its repair of a stale choice (the first other active team, by
+    name, becomes current). Membership and team are ``None`` for an inactive member or one
+    in no team.
+    """
     row = session.exec(_RESOLVE, params={"telegram_id": telegram_id, "chat_id": chat_id}).first()
     if row is None:
         return None, None, None, None
-    member, membership, team = _working(session, *row[:3])
-    position = conversations.position(row[3:]) if member.active else None
+    member, membership, team = row[:3]
+    if not member.active:
+        return member, None, None, None
+    position = conversations.position(row[3:])
+    if membership is None or team is None:
+        return member, None, None, position
+    if member.current_team_id != team.id:
+        member.current_team_id = team.id
+        session.add(member)
     return member, membership, team, position
 
 

@@ -99,18 +99,6 @@ def test_clearing_when_there_is_no_conversation_does_nothing(session: Session) -
     assert conversations.load(session=session, telegram_id=USER, chat_id=USER) is None
 
 
-def test_a_conversation_can_be_loaded_with_a_row_lock(session: Session) -> None:
-    conversations.save(
-        session=session, telegram_id=USER, chat_id=GROUP_CHAT, flow="f", state="s", data={}
-    )
-    session.commit()
-
-    locked = conversations.load(session=session, telegram_id=USER, chat_id=GROUP_CHAT, lock=True)
-
-    assert locked is not None
-    assert (locked.telegram_id, locked.chat_id) == (USER, GROUP_CHAT)
-
-
 def test_data_changed_in_place_is_still_saved(session: Session) -> None:
     """A list inside the data, appended to in place, reaches the database."""
     data: dict[str, object] = {"markers": ["tryghed"]}
