@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCALES := da en
 
-.PHONY: run test lint bench texts-update texts-compile install clean
+.PHONY: run test lint bench browser texts-update texts-compile install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,18 @@ run: $(STAMP) texts-compile
 	$(BIN)/stemme db upgrade
 	$(BIN)/stemme run
 
-test: $(STAMP) texts-compile
+# The browser tests' Chromium: Debian's package, installed once when apt is at hand (as
+# root, as in CI); elsewhere install chromium yourself or the browser tests skip.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+		true; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "No chromium: the browser tests will skip (apt-get install chromium)"; \
+	fi
+
+test: $(STAMP) texts-compile browser
 	$(BIN)/pytest -n 4
 
 lint: $(STAMP)
