@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
-from telegram.error import InvalidToken
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot
 
-from bot import logs, scheduler
+from bot import metrics, scheduler
 from bot.config import Settings
 from bot.errors import handle_error
 from bot.faults import TelegramRequest
-from bot.prompts import DEFAULT_CONCURRENCY, Dispatcher, Renderer, SendLimiter
+from bot.prompts import DEFAULT_CONCURRENCY, Dispatcher, SendLimiter
 from flows import (
     admin,
     agenda,
@@ -37,7 +36,7 @@ from flows import (
     settings,
     team,
 )
-from flows.engine import SERVICES_KEY, Router, Services, StemmeContext, register
+from flows.engine import SERVICES_KEY, Renderer, Router, Services, StemmeContext, register
 from flows.i18n import LANGUAGES, texts
 from flows.menu import set_default_menus
 from storage import crypto, updates
@@ -91,11 +90,20 @@ def build_router() -> Router:
     )
 
 
-def build_renderers() -> dict[str, Renderer]:
-    """Every kind of timed prompt the bot sends, and the function that renders it."""
+def build_renderers(tz: ZoneInfo) -> dict[str, Renderer]:
+    """Every kind of timed prompt the bot sends, and the function that renders it; times
+    in prompts are shown in ``tz``."""
     registry: dict[str, Renderer] = {}
-    for module in (agenda, meetings, rhythm, cases, decisions, pulse, dilemmas):
-        for kind, renderer in module.renderers().items():
+    for kinds in (
+        agenda.renderers(tz),
+        meetings.renderers(),
+        rhythm.renderers(tz),
+        cases.renderers(),
+        decisions.renderers(),
+        pulse.renderers(),
+        dilemmas.renderers(),
+    ):
+        for kind, renderer in kinds.items():
             if kind in registry:
                 raise RuntimeError(f"two renderers for the prompt kind {kind}")
             registry[kind] = renderer
@@ -154,11 +162,18 @@ def build_application(
     )
     # Free text is encrypted at rest with the installation's data key (storage/crypto.py).
     crypto.configure(settings.data_keys())
-    services = Services(settings=settings, engine=engine or make_engine(settings.database_url))
-    register(application, services)
-    application.bot_data[DISPATCHER_KEY] = build_dispatcher(
-        settings, services.engine, build_renderers() if renderers is None else renderers
+    engine = engine or make_engine(settings.database_url)
+    dispatcher = build_dispatcher(
+        settings, engine, build_renderers(settings.tz) if renderers is None else renderers
     )
+    application.bot_data[DISPATCHER_KEY] = dispatcher
+    services = Services(
+        settings=settings,
+        engine=engine,
+        outcomes=metrics.RouterOutcomes(),
+        wake_prompts=dispatcher.wake,
+    )
+    register(application, services)
     # One handler sees every update: the router applies the guard, then the user's flow.
     application.add_handler(build_router())
     application.add_error_handler(handle_error)
@@ -206,22 +221,3 @@ async def _post_shutdown(application: StemmeApplication) -> None:
     await dispatcher.bot.shutdown()
     services.engine.dispose()
     logger.info("Bot stopped")
-
-
-def run(settings: Settings) -> None:
-    """Runs the bot with long polling until interrupted (SIGINT, SIGTERM): each batch of
-    updates is confirmed only once processed (bot/polling.py); with ``STEMME_LISTEN`` set,
-    /healthz and /metrics are served there."""
-    from bot import polling
-
-    logs.configure(settings.log_level, [settings.token or ""])
-    application = build_application(settings)
-    try:
-        asyncio.run(polling.serve(application, listen=settings.listen))
-    except InvalidToken:
-        # python-telegram-bot puts the token into this error's message: never print it.
-        logger.error(
-            "Telegram rejected the bot token. Check STEMME_BOT_TOKEN: BotFather shows the "
-            "token of your bot under /mybots -> API Token."
-        )
-        raise SystemExit(2) from None

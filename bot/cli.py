@@ -278,7 +278,7 @@ def cmd_run(args: argparse.Namespace, context: Context) -> int:
         run_webhook(context.settings)
         return EXIT_OK
     # Imported here so the admin commands never load the Telegram application.
-    from bot.app import run as run_bot
+    from bot.polling import run as run_bot
 
     run_bot(context.settings)
     return EXIT_OK

@@ -171,3 +171,16 @@ ALL: tuple[_Metric, ...] = (
 def render() -> str:
     """Every metric in Prometheus' text exposition format."""
     return "".join(metric.render() for metric in ALL)
+
+
+class RouterOutcomes:
+    """The router's outcomes (``flows.engine.Outcomes``) counted in ``UPDATES`` and
+    ``HANDLER_ERRORS``."""
+
+    def update(self, outcome: str) -> None:
+        """One update, by what became of it."""
+        UPDATES.inc(outcome=outcome)
+
+    def handler_error(self, error_type: str) -> None:
+        """A step that failed, by its error's type."""
+        HANDLER_ERRORS.inc(type=error_type)

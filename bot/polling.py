@@ -41,8 +41,9 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application
 
-from bot import health, memory
-from bot.config import parse_listen
+from bot import health, logs, memory
+from bot.app import build_application
+from bot.config import Settings, parse_listen
 from flows.engine import DELIVERY, Delivery
 from storage.db import STEPS_AT_ONCE
 
@@ -229,3 +230,20 @@ async def serve(application: AnyApplication, *, listen: str | None) -> None:
         await asyncio.gather(*tasks[1:], return_exceptions=True)
         if polling in done:
             polling.result()  # the polling loop ended by an error (a rejected token): raise it
+
+
+def run(settings: Settings) -> None:
+    """Runs the bot with long polling until interrupted (SIGINT, SIGTERM): each batch of
+    updates is confirmed only once processed; with ``STEMME_LISTEN`` set, /healthz and
+    /metrics are served there."""
+    logs.configure(settings.log_level, [settings.token or ""])
+    application = build_application(settings)
+    try:
+        asyncio.run(serve(application, listen=settings.listen))
+    except InvalidToken:
+        # python-telegram-bot puts the token into this error's message: never print it.
+        logger.error(
+            "Telegram rejected the bot token. Check STEMME_BOT_TOKEN: BotFather shows the "
+            "token of your bot under /mybots -> API Token."
+        )
+        raise SystemExit(2) from None

@@ -25,7 +25,7 @@ import os
 import socket
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,15 +38,13 @@ from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import metrics
+from flows.engine import Renderer
 from storage import prompts
 from storage.db import one_writer, session_scope, utcnow
 from storage.models import Prompt
 
 logger = logging.getLogger(__name__)
 
-# Renders one prompt and sends it: reads what it needs (member, language, meeting) in the
-# session, sends one message, and neither commits nor swallows Telegram's errors.
-Renderer = Callable[[Bot, Prompt, Session], Awaitable[None]]
 # Decides, before rendering, whether a claimed prompt may go out now: None sends it, a
 # datetime puts it back as pending until then without counting an attempt (quiet hours,
 # mute, absence: storage.rhythm.hold_until). Runs in the send's session.

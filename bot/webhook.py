@@ -174,10 +174,15 @@ class WebhookReceiver:
 
 @contextlib.asynccontextmanager
 async def serving(
-    application: AnyApplication, *, webhook_url: str | None, secret: str | None
+    application: AnyApplication,
+    *,
+    webhook_url: str | None,
+    secret: str | None,
+    workers: int = 1,
 ) -> AsyncIterator[None]:
     """Runs the application's lifecycle (initialize, post_init, start; then stop,
-    post_stop, shutdown, post_shutdown) and sets the webhook when ``webhook_url`` is given."""
+    post_stop, shutdown, post_shutdown) and sets the webhook when ``webhook_url`` is given,
+    asking Telegram for as many connections as ``workers`` can take."""
     try:
         await application.initialize()
     except InvalidToken:
@@ -193,13 +198,12 @@ async def serving(
         await application.start()
         try:
             if webhook_url:
-                services: Services = application.bot_data[SERVICES_KEY]
                 await application.bot.set_webhook(
                     webhook_url,
                     secret_token=secret,
                     allowed_updates=Update.ALL_TYPES,
                     drop_pending_updates=False,
-                    max_connections=max_connections(services.settings.webhook_workers),
+                    max_connections=max_connections(workers),
                 )
                 logger.info("Webhook set; receiving updates on %s", webhook_path(webhook_url))
             yield
@@ -221,6 +225,7 @@ def build_asgi(
     webhook_url: str | None = None,
     process_timeout: float = PROCESS_TIMEOUT,
     settle: bool = False,
+    workers: int = 1,
 ) -> Starlette:
     """The ASGI app: POST ``path`` (the webhook), GET /healthz and /metrics. Its lifespan
     runs the application, and sets the webhook to ``webhook_url`` when given; ``settle``:
@@ -229,7 +234,7 @@ def build_asgi(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        async with serving(application, webhook_url=webhook_url, secret=secret):
+        async with serving(application, webhook_url=webhook_url, secret=secret, workers=workers):
             if settle:
                 memory.settle()
             yield
@@ -264,6 +269,7 @@ def _app_for(settings: Settings) -> Starlette:
         secret=settings.webhook_secret.get_secret_value(),
         webhook_url=settings.webhook_url,
         settle=True,
+        workers=settings.webhook_workers,
     )
 
 

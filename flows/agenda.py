@@ -31,7 +31,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from functools import lru_cache
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,12 +39,10 @@ from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.config import Settings
-from bot.prompts import Renderer
 from flows.cases import agenda_line as case_agenda_line
 from flows.decisions import decision_markup
 from flows.dilemmas import agenda_line as dilemma_agenda_line
-from flows.engine import END, Flow, States, StemmeContext, alert, respond
+from flows.engine import END, Flow, Renderer, States, StemmeContext, alert, respond
 from flows.guard import stale_button
 from flows.i18n import N_, Texts, texts
 from flows.micromoment import marker_label
@@ -72,9 +70,6 @@ logger = logging.getLogger(__name__)
 # The minutes' mark for a trial action that starts after the meeting: ["start", decision id].
 START = "start"
 
-# bot.app.DISPATCHER_KEY (bot.app imports this module, so it cannot be imported here;
-# tests/e2e/test_agenda.py checks the two are equal).
-DISPATCHER_KEY = "stemme.dispatcher"
 # What an agenda message shows at most, to stay well within Telegram's 4,096 characters.
 MAX_ENTRIES_SHOWN = 25
 MAX_RESIDENTS_COUNTED = 15
@@ -236,16 +231,6 @@ def lead_view(session: Session, texts: Texts, agenda: Agenda) -> tuple[str, Inli
 # ------------------------------------------------------------------ renderers
 
 
-@lru_cache(maxsize=1)
-def _zone() -> ZoneInfo:
-    """The installation's time zone (renderers get no settings: read them once)."""
-    try:
-        return Settings().tz
-    except Exception:  # invalid settings stop the bot elsewhere; times still render
-        logger.warning("Settings unreadable in the agenda renderers; using Europe/Copenhagen")
-        return ZoneInfo("Europe/Copenhagen")
-
-
 def _recipient(
     session: Session, prompt: Prompt
 ) -> tuple[Member, MeetingOccurrence, MeetingSeries] | None:
@@ -282,26 +267,26 @@ def _build(session: Session, prompt: Prompt, occurrence: MeetingOccurrence) -> A
     )
 
 
-async def render_lead_prepare(bot: Bot, prompt: Prompt, session: Session) -> None:
+async def render_lead_prepare(bot: Bot, prompt: Prompt, session: Session, *, tz: ZoneInfo) -> None:
     """Sends the lead the agenda two days before, with its buttons."""
     found = _recipient(session, prompt)
     if found is None:
         return
     member, occurrence, _series = found
-    member_texts = texts(member.language, _zone())
+    member_texts = texts(member.language, tz)
     agenda = _build(session, prompt, occurrence)
     text, markup = lead_view(session, member_texts, agenda)
     intro = member_texts._("Time to prepare the team's reflection meeting.")
     await bot.send_message(member.telegram_id, _fit(intro + "\n\n" + text), reply_markup=markup)
 
 
-async def render_agenda(bot: Bot, prompt: Prompt, session: Session) -> None:
+async def render_agenda(bot: Bot, prompt: Prompt, session: Session, *, tz: ZoneInfo) -> None:
     """Sends one member the agenda the lead sent to the team."""
     found = _recipient(session, prompt)
     if found is None:
         return
     member, occurrence, _series = found
-    member_texts = texts(member.language, _zone())
+    member_texts = texts(member.language, tz)
     agenda = _build(session, prompt, occurrence)
     text = "\n\n".join(
         [
@@ -355,13 +340,13 @@ def _calendar_file(agenda: Agenda, occurrence: MeetingOccurrence, texts_: Texts)
     return InputFile(data, filename=filename)
 
 
-async def render_day_before(bot: Bot, prompt: Prompt, session: Session) -> None:
+async def render_day_before(bot: Bot, prompt: Prompt, session: Session, *, tz: ZoneInfo) -> None:
     """Reminds one member the day before, with the calendar file when there is one."""
     found = _recipient(session, prompt)
     if found is None:
         return
     member, occurrence, _series = found
-    member_texts = texts(member.language, _zone())
+    member_texts = texts(member.language, tz)
     agenda = _build(session, prompt, occurrence)
     text = _reminder_text(member_texts, agenda, tomorrow=True)
     document = _calendar_file(agenda, occurrence, member_texts)
@@ -371,20 +356,20 @@ async def render_day_before(bot: Bot, prompt: Prompt, session: Session) -> None:
         await bot.send_document(member.telegram_id, document, caption=text)
 
 
-async def render_hour_before(bot: Bot, prompt: Prompt, session: Session) -> None:
+async def render_hour_before(bot: Bot, prompt: Prompt, session: Session, *, tz: ZoneInfo) -> None:
     """Reminds one member an hour before the meeting."""
     found = _recipient(session, prompt)
     if found is None:
         return
     member, occurrence, _series = found
-    member_texts = texts(member.language, _zone())
+    member_texts = texts(member.language, tz)
     agenda = _build(session, prompt, occurrence)
     await bot.send_message(
         member.telegram_id, _reminder_text(member_texts, agenda, tomorrow=False)
     )
 
 
-async def render_minutes(bot: Bot, prompt: Prompt, session: Session) -> None:
+async def render_minutes(bot: Bot, prompt: Prompt, session: Session, *, tz: ZoneInfo) -> None:
     """Asks the lead for the minutes after the meeting (not when they are recorded)."""
     found = _recipient(session, prompt)
     if found is None:
@@ -394,7 +379,7 @@ async def render_minutes(bot: Bot, prompt: Prompt, session: Session) -> None:
     if store.get_minutes(session=session, occurrence_id=occurrence_id) is not None:
         logger.info("Prompt %s not sent: meeting %s has its minutes", prompt.id, occurrence_id)
         return
-    member_texts = texts(member.language, _zone())
+    member_texts = texts(member.language, tz)
     _ = member_texts._
     text = _(
         "The reflection meeting {when} has ended. Write short minutes: which points "
@@ -448,7 +433,7 @@ def decisions_text(
     return _fit("\n\n".join(parts))
 
 
-async def render_decisions(bot: Bot, prompt: Prompt, session: Session) -> None:
+async def render_decisions(bot: Bot, prompt: Prompt, session: Session, *, tz: ZoneInfo) -> None:
     """Sends one member the decisions of the meeting."""
     occurrence_id = int(prompt.payload.get("occurrence_id", 0))
     found = _recipient(session, prompt)
@@ -458,7 +443,7 @@ async def render_decisions(bot: Bot, prompt: Prompt, session: Session) -> None:
             logger.info("Prompt %s not sent: meeting %s has no minutes", prompt.id, occurrence_id)
         return
     member, occurrence, _series = found
-    member_texts = texts(member.language, _zone())
+    member_texts = texts(member.language, tz)
     agenda = _build(session, prompt, occurrence)
     text = decisions_text(
         session, member_texts, agenda, store.discussed_of(minutes), minutes.decision
@@ -466,15 +451,15 @@ async def render_decisions(bot: Bot, prompt: Prompt, session: Session) -> None:
     await bot.send_message(member.telegram_id, text)
 
 
-def renderers() -> dict[str, Renderer]:
-    """The timed prompt kinds this flow sends."""
+def renderers(tz: ZoneInfo) -> dict[str, Renderer]:
+    """The timed prompt kinds this flow sends; times in them are shown in ``tz``."""
     return {
-        KIND_LEAD_PREPARE: render_lead_prepare,
-        store.KIND_AGENDA: render_agenda,
-        KIND_DAY_BEFORE: render_day_before,
-        KIND_HOUR_BEFORE: render_hour_before,
-        KIND_MINUTES: render_minutes,
-        store.KIND_DECISIONS: render_decisions,
+        KIND_LEAD_PREPARE: partial(render_lead_prepare, tz=tz),
+        store.KIND_AGENDA: partial(render_agenda, tz=tz),
+        KIND_DAY_BEFORE: partial(render_day_before, tz=tz),
+        KIND_HOUR_BEFORE: partial(render_hour_before, tz=tz),
+        KIND_MINUTES: partial(render_minutes, tz=tz),
+        store.KIND_DECISIONS: partial(render_decisions, tz=tz),
     }
 
 
@@ -537,11 +522,10 @@ async def show(update: Update, context: StemmeContext) -> str | None:
 
 def _wake(context: StemmeContext) -> Callable[[], Awaitable[None]]:
     """After the commit: tells this process's dispatcher that prompts are due now."""
+    wake_prompts = context.services.wake_prompts
 
     async def wake() -> None:
-        dispatcher = context.application.bot_data.get(DISPATCHER_KEY)
-        if dispatcher is not None:
-            dispatcher.wake()
+        wake_prompts()
 
     return wake
 

@@ -31,8 +31,7 @@ from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.prompts import Renderer
-from flows.engine import END, Flow, States, StemmeContext, Step, alert, respond
+from flows.engine import END, Flow, Renderer, States, StemmeContext, Step, alert, respond
 from flows.guard import leads_only, stale_button
 from flows.i18n import N_, Texts, texts
 from flows.micromoment import CONTENT, FREE_TEXT, PRIVATE

@@ -39,8 +39,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from telegram.error import BadRequest, ChatMigrated, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.prompts import Renderer
-from flows.engine import END, Flow, States, StemmeContext, alert, respond
+from flows.engine import END, Flow, Renderer, States, StemmeContext, alert, respond
 from flows.guard import leads_only, stale_button
 from flows.i18n import N_, Texts, texts
 from flows.micromoment import FREE_TEXT

@@ -22,9 +22,8 @@ from sqlmodel import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.prompts import Renderer
 from flows.decisions import decision_markup
-from flows.engine import END, Flow, States, StemmeContext, alert, respond
+from flows.engine import END, Flow, Renderer, States, StemmeContext, alert, respond
 from flows.guard import leads_only, stale_button
 from flows.i18n import N_, Texts
 from flows.pickers import shorten

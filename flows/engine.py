@@ -31,11 +31,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from telegram import (
+    Bot,
     CallbackQuery,
     InlineKeyboardMarkup,
     Message,
@@ -47,13 +49,11 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot
 
-from bot import metrics
-from bot.config import Settings
 from flows.i18n import Texts, texts
 from storage import conversations, health, updates
 from storage.db import one_writer, session_scope, utcnow
 from storage.directory import resolve
-from storage.models import Member, Membership, Role, Team
+from storage.models import Member, Membership, Prompt, Role, Team
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +68,63 @@ Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 T = TypeVar("T")
 
 
+# Renders one timed prompt (a reminder, a check-in) and sends it; the prompt dispatcher in
+# bot/prompts.py calls it. A renderer reads what it needs (member, language, meeting) in
+# the session, sends one message, and neither commits nor swallows Telegram's errors. Each
+# flow module with prompts offers ``renderers()``.
+Renderer = Callable[[Bot, Prompt, Session], Awaitable[None]]
+
+
+class FlowSettings(Protocol):
+    """What flows read of the installation's configuration (``bot.config.Settings``)."""
+
+    @property
+    def tz(self) -> ZoneInfo: ...
+
+    @property
+    def locale(self) -> str: ...
+
+    @property
+    def admins(self) -> list[int]: ...
+
+    @property
+    def privacy_contact(self) -> str | None: ...
+
+
+class Outcomes(Protocol):
+    """Where the router counts what became of each update (``bot.metrics`` in the bot)."""
+
+    def update(self, outcome: str) -> None:
+        """One update handled, failed, unreachable, a duplicate, or to be tried again."""
+
+    def handler_error(self, error_type: str) -> None:
+        """A step failed with an error of this type."""
+
+
+class _Uncounted:
+    """Counts nothing: for a router built without the bot's metrics (tools, tests)."""
+
+    def update(self, outcome: str) -> None:
+        """Counts nothing."""
+
+    def handler_error(self, error_type: str) -> None:
+        """Counts nothing."""
+
+
+def _no_wake() -> None:
+    """Nothing to wake: no prompt dispatcher runs."""
+
+
 @dataclass(frozen=True)
 class Services:
-    """What every step may use besides the update: configuration and the database."""
+    """What every step may use besides the update, given by the wiring (``bot.app``):
+    configuration, the database, where outcomes are counted, and a way to wake the
+    prompt dispatcher so prompts a step queued go out at once."""
 
-    settings: Settings
+    settings: FlowSettings
     engine: Engine
+    outcomes: Outcomes = field(default_factory=_Uncounted)
+    wake_prompts: Callable[[], None] = _no_wake
 
 
 class StemmeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -228,7 +279,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
                         session=session, update_id=update.update_id, new=delivery.new
                     ):
                         delivery.duplicate = True
-                        metrics.UPDATES.inc(outcome="duplicate")
+                        services.outcomes.update("duplicate")
                         logger.info("Update %s was processed before: skipped", update.update_id)
                         return
                     await self._dispatch_in(update, context, session, services.settings)
@@ -238,7 +289,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
             if delivery is not None and health.database_unavailable(error):
                 # Nothing is stored and nobody is told: the update comes again.
                 delivery.unavailable = error
-                metrics.UPDATES.inc(outcome="retry")
+                services.outcomes.update("retry")
                 logger.warning(
                     "Update %s not processed, the database is unavailable: %s",
                     update.update_id,
@@ -247,11 +298,11 @@ class Router(BaseHandler[Update, StemmeContext, None]):
                 return
             if isinstance(error, Forbidden):
                 # The user blocked the bot or deleted their account: no one to tell.
-                metrics.UPDATES.inc(outcome="unreachable")
+                services.outcomes.update("unreachable")
                 logger.info("Update %s: the chat does not accept messages", update.update_id)
                 return
-            metrics.UPDATES.inc(outcome="failed")
-            metrics.HANDLER_ERRORS.inc(type=type(error).__name__)
+            services.outcomes.update("failed")
+            services.outcomes.handler_error(type(error).__name__)
             # The step's transaction is rolled back: the user is still at the step before.
             logger.error(
                 "Update %s failed: %s", update.update_id, type(error).__name__, exc_info=error
@@ -260,7 +311,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
                 context.texts = texts(services.settings.locale, services.settings.tz)
             await self.gates.failed(update, context)
             return
-        metrics.UPDATES.inc(outcome="handled")
+        services.outcomes.update("handled")
         for action in context.post_commit:
             try:
                 await action()
@@ -270,7 +321,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
                 )
 
     async def _dispatch_in(
-        self, update: Update, context: StemmeContext, session: Session, settings: Settings
+        self, update: Update, context: StemmeContext, session: Session, settings: FlowSettings
     ) -> None:
         user = update.effective_user
         chat = update.effective_chat
@@ -367,7 +418,7 @@ class Router(BaseHandler[Update, StemmeContext, None]):
         return team_id is None or (context.team is not None and context.team.id == team_id)
 
     def _resolve(
-        self, update: Update, context: StemmeContext, session: Session, settings: Settings
+        self, update: Update, context: StemmeContext, session: Session, settings: FlowSettings
     ) -> conversations.Position | None:
         """Fills in who is writing: member, current team and role, language; returns an
         active member's conversation in this chat (locked on PostgreSQL)."""

@@ -38,9 +38,8 @@ from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.prompts import Renderer
 from flows.calendar import ICS_FILENAME, CalendarEvent, meeting_ics, meetings_ics
-from flows.engine import END, Flow, States, StemmeContext, respond
+from flows.engine import END, Flow, Renderer, States, StemmeContext, respond
 from flows.guard import leads_only, stale_button
 from flows.i18n import N_, Texts, texts
 from flows.micromoment import FREE_TEXT
@@ -1018,13 +1017,10 @@ async def _stale(update: Update, context: StemmeContext, action: str) -> None:
 def _after_commit(update: Update, context: StemmeContext, text: str) -> None:
     """Once the change and its notices are committed: wakes the dispatcher, so the members
     are told at once, and answers the lead (no lock is held while Telegram answers)."""
-    from bot.app import DISPATCHER_KEY  # bot.app imports this module: import at use
-
-    dispatcher = context.application.bot_data.get(DISPATCHER_KEY)
+    wake_prompts = context.services.wake_prompts
 
     async def aftermath() -> None:
-        if dispatcher is not None:
-            dispatcher.wake()
+        wake_prompts()
         await respond(update, text)
 
     context.after_commit(aftermath)

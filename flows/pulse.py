@@ -30,10 +30,9 @@ from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.prompts import Renderer
 from flows.chart import ITEM_LABELS, format_score, render_chart
 from flows.decisions import decision_markup
-from flows.engine import END, Flow, States, StemmeContext, alert, respond
+from flows.engine import END, Flow, Renderer, States, StemmeContext, alert, respond
 from flows.guard import leads_only, stale_button
 from flows.i18n import N_, Texts, texts
 from storage import decisions, directory

@@ -20,7 +20,6 @@ when there were none), ``shift.end_nudge`` and ``team.monthly_focus``.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -30,8 +29,7 @@ from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.prompts import Renderer
-from flows.engine import END, Flow, States, StemmeContext, respond
+from flows.engine import END, Flow, Renderer, States, StemmeContext, respond
 from flows.guard import leads_only, stale_button
 from flows.i18n import N_, Texts, texts
 from flows.micromoment import BUTTON_LABEL, FREE_TEXT, marker_label, note_keyboard
@@ -649,10 +647,6 @@ async def typed_focus(update: Update, context: StemmeContext) -> str | None:
 # ------------------------------------------------------------------ renderers
 
 
-def _default_tz() -> ZoneInfo:
-    return ZoneInfo(os.environ.get("STEMME_TIMEZONE") or "Europe/Copenhagen")
-
-
 def _handover_header(texts: Texts, shift: Shift, count: int) -> str:
     if shift == Shift.DAY:
         return texts.ngettext(
@@ -690,9 +684,9 @@ def handover_text(texts: Texts, shift: Shift, notes: list[rhythm.HandoverNote], 
     return "\n".join(lines)
 
 
-def renderers(tz: ZoneInfo | None = None) -> dict[str, Renderer]:
-    """The timed prompt kinds this flow sends. ``tz`` is STEMME_TIMEZONE unless given."""
-    zone = tz or _default_tz()
+def renderers(tz: ZoneInfo) -> dict[str, Renderer]:
+    """The timed prompt kinds this flow sends; times in them are shown in ``tz``."""
+    zone = tz
 
     async def render_handover(bot: Bot, prompt: Prompt, session: Session) -> None:
         """Sends the previous shift's micro-moments; nothing when there were none."""

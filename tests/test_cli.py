@@ -572,11 +572,11 @@ def test_run_without_a_token_explains_how_to_get_one(
 
 @pytest.fixture
 def started(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
-    """Stands in for ``bot.app``: each ``run(settings)`` is recorded instead of polling."""
+    """Stands in for ``bot.polling``: each ``run(settings)`` is recorded instead of polling."""
     runs: list[Settings] = []
-    fake_app = types.ModuleType("bot.app")
-    fake_app.run = runs.append  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.app", fake_app)
+    fake_polling = types.ModuleType("bot.polling")
+    fake_polling.run = runs.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bot.polling", fake_polling)
     return runs
 
 

@@ -1,6 +1,6 @@
 """A bot process for tests/e2e/test_two_processes.py: ``python -m tests.e2e.prompt_bot``.
 
-It runs exactly what ``stemme run`` runs (``bot.app.run`` with the settings from the
+It runs exactly what ``stemme run`` runs (``bot.polling.run`` with the settings from the
 ``STEMME_*`` environment), with one timed-prompt kind registered for the test in place
 of the flows' kinds: ``test.process`` sends the member one message naming the prompt and
 this process's id.
@@ -9,13 +9,14 @@ this process's id.
 from __future__ import annotations
 
 import os
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 from telegram import Bot
 
-from bot import app
+from bot import app, polling
 from bot.config import Settings
-from bot.prompts import Renderer
+from flows.engine import Renderer
 from storage.models import Member, Prompt
 
 KIND = "test.process"
@@ -29,11 +30,11 @@ async def render(bot: Bot, prompt: Prompt, session: Session) -> None:
     await bot.send_message(member.telegram_id, f"prompt {prompt.id} from {os.getpid()}")
 
 
-def renderers() -> dict[str, Renderer]:
-    """The test's kind only."""
+def renderers(tz: ZoneInfo) -> dict[str, Renderer]:
+    """The test's kind only (``tz`` as the bot's own renderers get it, unused here)."""
     return {KIND: render}
 
 
 if __name__ == "__main__":
     app.build_renderers = renderers
-    app.run(Settings())
+    polling.run(Settings())

@@ -20,7 +20,6 @@ from sqlmodel import Session, col, select
 
 from bot.app import DISPATCHER_KEY, StemmeApplication
 from bot.prompts import Dispatcher
-from flows import agenda as agenda_flow
 from storage import agenda, directory, meetings
 from storage import decisions as decisions_store
 from storage.db import require_id, utcnow
@@ -158,7 +157,6 @@ def _lead_prepare_due(engine: Engine, occurrence: MeetingOccurrence) -> datetime
 async def test_agenda_reminders_and_minutes_reach_the_active_members_once(
     emulator: BotApiEmulator, bot: StemmeApplication, admin: Admin, e2e_engine: Engine
 ) -> None:
-    assert agenda_flow.DISPATCHER_KEY == DISPATCHER_KEY
     clock = Clock()
     dispatcher = _dispatcher(bot, clock)
     team_id, lise, omar = await team_with_residents(emulator, admin, "Fru H., stue 12")

@@ -1,6 +1,6 @@
 """Two bot processes against one PostgreSQL database send every prompt once.
 
-Both run what ``stemme run`` runs (tests/e2e/prompt_bot.py: ``bot.app.run`` with a
+Both run what ``stemme run`` runs (tests/e2e/prompt_bot.py: ``bot.polling.run`` with a
 test prompt kind registered), configured by ``STEMME_*`` variables, against one Bot
 API emulator; both long-poll it too, so each terminates the other's ``getUpdates``
 with 409 Conflict, as Telegram does with two polling instances: prompts do not depend
