@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bench.stats import Spread, spread_ms
-from flows.chart import render_chart
-from flows.i18n import texts
+from flows.core.i18n import texts
+from flows.safety.chart import render_chart
 from storage import pulse as pulses
 from storage.db import make_engine, require_id, session_scope, utcnow
 from storage.models import Member, Membership, Role, Site, Team
@@ -124,7 +124,7 @@ def run_pulse(*, database_url: str, database: str, members: int, charts: int) ->
             assert current is not None
             shown = pulses.result(session=session, pulse=current, now=later)
             counted = sum(pulses.tally(session=session, pulse_id=pulse_id).values()) // 7
-        # The first chart of a process also loads matplotlib (flows/chart.py imports it
+        # The first chart of a process also loads matplotlib (flows/safety/chart.py imports it
         # lazily, to keep the bot's memory low): timed on its own.
         started = time.perf_counter()
         render_chart(

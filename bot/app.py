@@ -17,28 +17,16 @@ from bot.config import Settings
 from bot.errors import handle_error
 from bot.faults import TelegramRequest
 from bot.prompts import DEFAULT_CONCURRENCY, Dispatcher, SendLimiter
-from flows import (
-    admin,
-    agenda,
-    cases,
-    decisions,
-    dilemmas,
-    groups,
-    guard,
-    meetings,
-    micromoment,
-    moments,
-    onboarding,
-    privacy,
-    pulse,
-    residents,
-    rhythm,
-    settings,
-    team,
-)
-from flows.engine import SERVICES_KEY, Renderer, Router, Services, StemmeContext, register
-from flows.i18n import LANGUAGES, texts
-from flows.menu import set_default_menus
+from flows.core import guard
+from flows.core.engine import SERVICES_KEY, Renderer, Router, Services, StemmeContext, register
+from flows.core.i18n import LANGUAGES, texts
+from flows.core.menu import set_default_menus
+from flows.loop import cases, decisions, groups
+from flows.meetings import agenda, dilemmas, planning
+from flows.moments import browse, micromoment
+from flows.privacy import overview
+from flows.safety import pulse
+from flows.team import admin, members, onboarding, residents, rhythm, settings
 from storage import crypto, updates
 from storage.db import make_engine, session_scope, utcnow
 from storage.models import Prompt
@@ -69,12 +57,12 @@ def build_router() -> Router:
         always=onboarding.always_handlers(),
         flows=[
             residents.build_flow(),
-            team.build_flow(),
-            team.build_invite_flow(),
-            moments.build_flow(),
+            members.build_flow(),
+            members.build_invite_flow(),
+            browse.build_flow(),
             settings.build_flow(),
             admin.build_flow(),
-            meetings.build_flow(),
+            planning.build_flow(),
             agenda.build_flow(),
             rhythm.build_flow(),
             cases.build_flow(),
@@ -82,7 +70,7 @@ def build_router() -> Router:
             groups.build_flow(),
             pulse.build_flow(),
             dilemmas.build_flow(),
-            privacy.build_flow(),
+            overview.build_flow(),
             # Last: its fast path takes any plain text or voice outside a flow.
             micromoment.build_flow(),
         ],
@@ -96,7 +84,7 @@ def build_renderers(tz: ZoneInfo) -> dict[str, Renderer]:
     registry: dict[str, Renderer] = {}
     for kinds in (
         agenda.renderers(tz),
-        meetings.renderers(),
+        planning.renderers(),
         rhythm.renderers(tz),
         cases.renderers(),
         decisions.renderers(),

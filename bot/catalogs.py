@@ -11,7 +11,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po, write_po
 
-from flows.i18n import DOMAIN, LOCALE_DIR
+from flows.core.i18n import DOMAIN, LOCALE_DIR
 
 
 def fill_english(locale_dir: Path = LOCALE_DIR) -> int:

@@ -15,10 +15,6 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,33 +22,39 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
 
+from bot import cli_privacy
+from bot.cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandFailed,
+    Context,
+    Handler,
+    command_session,
+    current_revision,
+    iso_utc,
+    row_id,
+    site_named,
+    site_of,
+    team_named,
+    upgrade,
+)
 from bot.config import Settings, run_problems
-from flows.i18n import N_, Texts, texts
-from storage import crypto, migrate, pulse
+from flows.core.i18n import N_, Texts, texts
+from storage import migrate, pulse
 from storage.audit import record
-from storage.db import make_engine, session_scope
 from storage.directory import (
-    Ambiguous,
-    NotFound,
     add_site,
     add_team,
     create_invite,
-    find_site,
-    find_team,
-    get_site,
     list_sites,
     list_teams,
     team_members,
 )
 from storage.health import check_database
 from storage.models import NAME_MAX_LENGTH, Role, Site, SiteKind, Team
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 MAX_INVITE_USES = 1000
 MAX_INVITE_DAYS = 365
@@ -62,40 +64,6 @@ KIND_LABELS: dict[str, str] = {
     SiteKind.HOME_CARE: N_("home care"),
 }
 ROLE_LABELS: dict[str, str] = {Role.LEAD: N_("team lead"), Role.STAFF: N_("staff member")}
-
-Handler = Callable[[argparse.Namespace, "Context"], int]
-
-
-class CommandFailed(Exception):
-    """The command could not be done; ``message`` says why, in the user's language."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every command needs: the settings, the texts and the output format."""
-
-    settings: Settings
-    t: Texts
-    as_json: bool
-
-    def say(self, *lines: str) -> None:
-        """Writes lines of text for people (not in --json mode)."""
-        if not self.as_json:
-            sys.stdout.write("".join(f"{line}\n" for line in lines))
-
-    def emit(self, payload: dict[str, Any]) -> None:
-        """Writes the one JSON object of a --json command."""
-        if self.as_json:
-            sys.stdout.write(json.dumps(payload) + "\n")
-
-    def note(self, line: str) -> None:
-        """Writes a remark to stderr, in either mode."""
-        sys.stderr.write(f"{line}\n")
-
 
 # ---------------------------------------------------------------- entry point
 
@@ -227,9 +195,6 @@ def build_parser(t: Texts) -> argparse.ArgumentParser:
     members.add_argument("--team", required=True, help=team_help)
     members.set_defaults(handler=cmd_members)
 
-    # Imported here: cli_privacy uses this module's helpers.
-    from bot import cli_privacy
-
     cli_privacy.add_commands(commands, as_json, t)
     return parser
 
@@ -271,7 +236,7 @@ def cmd_run(args: argparse.Namespace, context: Context) -> int:
     if problems:
         context.note("\n".join(problems))
         return EXIT_USAGE
-    _upgrade(context)
+    upgrade(context)
     if args.webhook:
         from bot.webhook import run as run_webhook
 
@@ -286,7 +251,7 @@ def cmd_run(args: argparse.Namespace, context: Context) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace, context: Context) -> int:
     """Creates or updates the tables."""
-    revision = _upgrade(context)
+    revision = upgrade(context)
     context.emit({"database": {"revision": revision, "up_to_date": True}})
     context.say(
         context.t._("The database is up to date (revision {revision}).").format(revision=revision)
@@ -297,7 +262,7 @@ def cmd_db_upgrade(args: argparse.Namespace, context: Context) -> int:
 def cmd_db_current(args: argparse.Namespace, context: Context) -> int:
     """Shows which revision the database is at, and whether that is the newest."""
     t = context.t
-    revision = _current_revision(context)
+    revision = current_revision(context)
     head = migrate.head()
     context.emit(
         {"database": {"revision": revision, "head": head, "up_to_date": revision == head}}
@@ -318,68 +283,6 @@ def cmd_db_current(args: argparse.Namespace, context: Context) -> int:
     return EXIT_OK
 
 
-def _use_data_key(context: Context) -> None:
-    """Configures the data key that encrypts free text, before the database is touched."""
-    t = context.t
-    try:
-        crypto.configure(context.settings.data_keys())
-    except crypto.KeyProblem as problem:
-        messages = {
-            "missing": t._(
-                "STEMME_DATA_KEY is not set. With PostgreSQL every process needs the same "
-                'key: make one with "stemme privacy new-key" and set STEMME_DATA_KEY to it.'
-            ),
-            "malformed": t._(
-                'STEMME_DATA_KEY is not a valid key. Make one with "stemme privacy new-key".'
-            ),
-        }
-        raise CommandFailed(
-            messages.get(problem.code, t._("The data key could not be used."))
-        ) from problem
-
-
-def _upgrade(context: Context) -> str | None:
-    _use_data_key(context)
-    try:
-        migrate.upgrade(context.settings.database_url)
-    except OperationalError as error:
-        raise _database_unreachable(context, error) from error
-    return migrate.current(context.settings.database_url)
-
-
-def _current_revision(context: Context) -> str | None:
-    try:
-        return migrate.current(context.settings.database_url)
-    except OperationalError as error:
-        raise _database_unreachable(context, error) from error
-
-
-def _database_unreachable(context: Context, error: OperationalError) -> CommandFailed:
-    url = make_url(context.settings.database_url).render_as_string(hide_password=True)
-    reason = str(error.orig or error).strip().splitlines()[0]
-    return CommandFailed(
-        context.t._("Could not open the database at {url}: {reason}").format(
-            url=url, reason=reason
-        )
-    )
-
-
-@contextmanager
-def _session(context: Context) -> Iterator[Session]:
-    """One session for the whole command, on a database that is up to date."""
-    t = context.t
-    _use_data_key(context)
-    revision = _current_revision(context)
-    if revision != migrate.head():
-        raise CommandFailed(t._('The database is not up to date. Run "stemme db upgrade" first.'))
-    engine = make_engine(context.settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
 # ---------------------------------------------------------------- sites and teams
 
 
@@ -389,7 +292,7 @@ def cmd_site_add(args: argparse.Namespace, context: Context) -> int:
     name = _clean_name(context, args.name)
     taken = CommandFailed(t._("A site called {name} already exists.").format(name=name))
     try:
-        with _session(context) as session:
+        with command_session(context) as session:
             if any(site.name == name for site in list_sites(session=session)):
                 raise taken
             site = add_site(session=session, name=name, kind=SiteKind(args.kind))
@@ -403,7 +306,7 @@ def cmd_site_add(args: argparse.Namespace, context: Context) -> int:
 def cmd_site_list(args: argparse.Namespace, context: Context) -> int:
     """Lists every site."""
     t = context.t
-    with _session(context) as session:
+    with command_session(context) as session:
         sites = list_sites(session=session)
     context.emit({"sites": [_site_json(site) for site in sites]})
     if not sites:
@@ -431,9 +334,9 @@ def cmd_site_pulse_threshold(args: argparse.Namespace, context: Context) -> int:
                 low=pulse.MIN_THRESHOLD, high=pulse.MAX_THRESHOLD
             )
         )
-    with _session(context) as session:
-        site = _find_site(context, session, args.site)
-        pulse.set_site_threshold(session=session, site_id=_id(site), threshold=threshold)
+    with command_session(context) as session:
+        site = site_named(context, session, args.site)
+        pulse.set_site_threshold(session=session, site_id=row_id(site), threshold=threshold)
         record(
             session=session,
             actor="cli",
@@ -455,8 +358,8 @@ def cmd_team_add(args: argparse.Namespace, context: Context) -> int:
     name = _clean_name(context, args.name)
     taken = t._("{site} already has a team called {name}.")
     try:
-        with _session(context) as session:
-            site = _find_site(context, session, args.site)
+        with command_session(context) as session:
+            site = site_named(context, session, args.site)
             if any(team.name == name for team in list_teams(session=session, site=site)):
                 raise CommandFailed(taken.format(site=site.name, name=name))
             team = add_team(session=session, site=site, name=name)
@@ -474,8 +377,8 @@ def cmd_team_add(args: argparse.Namespace, context: Context) -> int:
 def cmd_team_list(args: argparse.Namespace, context: Context) -> int:
     """Lists the teams, of one site or of all."""
     t = context.t
-    with _session(context) as session:
-        site = _find_site(context, session, args.site) if args.site else None
+    with command_session(context) as session:
+        site = site_named(context, session, args.site) if args.site else None
         teams = list_teams(session=session, site=site)
         sites = {row.id: row for row in list_sites(session=session)}
     context.emit({"teams": [_team_json(team, sites[team.site_id]) for team in teams]})
@@ -510,9 +413,9 @@ def cmd_invite(args: argparse.Namespace, context: Context) -> int:
         t._("--days must be a whole number from 1 to {max}.").format(max=MAX_INVITE_DAYS),
     )
     role = Role(args.role)
-    with _session(context) as session:
-        team = _find_team(context, session, args.team)
-        site = _site_of(session, team)
+    with command_session(context) as session:
+        team = team_named(context, session, args.team)
+        site = site_of(session, team)
         invite = create_invite(session=session, team=team, role=role, max_uses=uses, days=days)
     username, why_no_link = _bot_username(context)
     link = f"https://t.me/{username}?start={invite.code}" if username else None
@@ -526,7 +429,7 @@ def cmd_invite(args: argparse.Namespace, context: Context) -> int:
                 "site": site.name,
                 "role": role.value,
                 "max_uses": invite.max_uses,
-                "expires_at": _iso_utc(invite.expires_at),
+                "expires_at": iso_utc(invite.expires_at),
             }
         }
     )
@@ -558,10 +461,10 @@ def cmd_invite(args: argparse.Namespace, context: Context) -> int:
 def cmd_members(args: argparse.Namespace, context: Context) -> int:
     """Lists a team's active members: names, Telegram ids and roles."""
     t = context.t
-    with _session(context) as session:
-        team = _find_team(context, session, args.team)
-        site = _site_of(session, team)
-        rows = team_members(session=session, team_id=_id(team))
+    with command_session(context) as session:
+        team = team_named(context, session, args.team)
+        site = site_of(session, team)
+        rows = team_members(session=session, team_id=row_id(team))
     context.emit(
         {
             "team": _team_json(team, site),
@@ -571,7 +474,7 @@ def cmd_members(args: argparse.Namespace, context: Context) -> int:
                     "name": row.member.name,
                     "telegram_id": row.member.telegram_id,
                     "role": row.membership.role,
-                    "joined_at": _iso_utc(row.membership.joined_at),
+                    "joined_at": iso_utc(row.membership.joined_at),
                 }
                 for row in rows
             ],
@@ -648,49 +551,6 @@ def _whole_number(text: str, maximum: int, message: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= maximum:
         raise CommandFailed(message)
     return int(value)
-
-
-def _find_site(context: Context, session: Session, ref: str) -> Site:
-    try:
-        return find_site(session=session, ref=ref)
-    except NotFound as error:
-        raise CommandFailed(
-            context.t._('There is no site {site}. See the sites with "stemme site list".').format(
-                site=ref
-            )
-        ) from error
-
-
-def _find_team(context: Context, session: Session, ref: str) -> Team:
-    t = context.t
-    try:
-        return find_team(session=session, ref=ref)
-    except NotFound as error:
-        raise CommandFailed(
-            t._('There is no team {team}. See the teams with "stemme team list".').format(team=ref)
-        ) from error
-    except Ambiguous as error:
-        raise CommandFailed(
-            t._(
-                "More than one team is called {team}. Give the team's id or Site/Team "
-                '(see "stemme team list").'
-            ).format(team=ref)
-        ) from error
-
-
-def _site_of(session: Session, team: Team) -> Site:
-    site = get_site(session=session, site_id=team.site_id)
-    assert site is not None  # guaranteed by the foreign key
-    return site
-
-
-def _id(row: Site | Team) -> int:
-    assert row.id is not None, "row must be flushed before use"
-    return row.id
-
-
-def _iso_utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _site_json(site: Site) -> dict[str, Any]:

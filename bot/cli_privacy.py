@@ -13,9 +13,17 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bot.cli import EXIT_OK, EXIT_USAGE, CommandFailed, Context, _find_site, _find_team, _session
-from flows.i18n import Texts
-from flows.privacy_report import resident_pdf
+from bot.cli_common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandFailed,
+    Context,
+    command_session,
+    site_named,
+    team_named,
+)
+from flows.core.i18n import Texts
+from flows.privacy.report import resident_pdf
 from storage import audit, crypto, privacy
 from storage.directory import get_member, get_member_by_telegram_id
 from storage.models import Member
@@ -132,8 +140,8 @@ def cmd_retention(args: argparse.Namespace, context: Context) -> int:
     """Sets a site's retention period."""
     t = context.t
     days = None if args.keep else args.days
-    with _session(context) as session:
-        site = _find_site(context, session, args.site)
+    with command_session(context) as session:
+        site = site_named(context, session, args.site)
         try:
             privacy.set_retention(session=session, site=site, days=days, actor=ACTOR)
         except privacy.PrivacyError as error:
@@ -158,8 +166,8 @@ def cmd_member_notes(args: argparse.Namespace, context: Context) -> int:
     """Sets what erasing a member does to their notes."""
     t = context.t
     erase = args.choice == "erase"
-    with _session(context) as session:
-        site = _find_site(context, session, args.site)
+    with command_session(context) as session:
+        site = site_named(context, session, args.site)
         privacy.set_member_notes_policy(session=session, site=site, erase=erase, actor=ACTOR)
         context.emit({"site": {"id": site.id, "erase_authored_notes": erase}})
         context.say(
@@ -174,7 +182,7 @@ def cmd_member_notes(args: argparse.Namespace, context: Context) -> int:
 
 def cmd_apply_retention(args: argparse.Namespace, context: Context) -> int:
     """Applies the retention policy now (the bot does it every night)."""
-    with _session(context) as session:
+    with command_session(context) as session:
         count = privacy.apply_retention(session=session)
     context.emit({"redacted_notes": count})
     context.say(
@@ -193,8 +201,8 @@ def cmd_export(args: argparse.Namespace, context: Context) -> int:
     out = Path(args.out)
     if not out.is_dir():
         raise CommandFailed(t._("The folder {folder} does not exist.").format(folder=out))
-    with _session(context) as session:
-        team = _find_team(context, session, args.team)
+    with command_session(context) as session:
+        team = team_named(context, session, args.team)
         assert team.id is not None
         resident = privacy.find_resident(session=session, team_id=team.id, alias=args.resident)
         if resident is None:
@@ -224,8 +232,8 @@ def cmd_erase_resident(args: argparse.Namespace, context: Context) -> int:
     if not args.yes:
         context.note(t._("Erasing cannot be undone. Add --yes to erase."))
         return EXIT_USAGE
-    with _session(context) as session:
-        team = _find_team(context, session, args.team)
+    with command_session(context) as session:
+        team = team_named(context, session, args.team)
         assert team.id is not None
         resident = privacy.find_resident(session=session, team_id=team.id, alias=args.resident)
         if resident is None:
@@ -247,7 +255,7 @@ def cmd_erase_member(args: argparse.Namespace, context: Context) -> int:
         context.note(t._("Erasing cannot be undone. Add --yes to erase."))
         return EXIT_USAGE
     erase_notes: bool | None = True if args.erase_notes else False if args.keep_notes else None
-    with _session(context) as session:
+    with command_session(context) as session:
         member: Member | None
         if args.member is not None:
             member = get_member(session=session, member_id=args.member)
@@ -265,7 +273,7 @@ def cmd_erase_member(args: argparse.Namespace, context: Context) -> int:
 
 def cmd_rotate_key(args: argparse.Namespace, context: Context) -> int:
     """Re-encrypts every stored value with the first key."""
-    with _session(context) as session:
+    with command_session(context) as session:
         try:
             changed = privacy.rotate_key(session=session, actor=ACTOR)
         except crypto.KeyProblem as problem:
@@ -286,7 +294,7 @@ def cmd_rotate_key(args: argparse.Namespace, context: Context) -> int:
 
 def cmd_audit(args: argparse.Namespace, context: Context) -> int:
     """Shows the newest audit entries."""
-    with _session(context) as session:
+    with command_session(context) as session:
         rows = audit.entries(session=session, limit=max(1, min(args.limit, 1000)))
         listed: list[dict[str, Any]] = [
             {

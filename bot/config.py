@@ -23,7 +23,7 @@ DEFAULT_LISTEN = "127.0.0.1:8080"
 WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 if TYPE_CHECKING:
-    from flows.i18n import Texts
+    from flows.core.i18n import Texts
 
 
 class Settings(BaseSettings):

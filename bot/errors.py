@@ -9,9 +9,9 @@ from telegram import Update
 from telegram.ext import CallbackContext
 
 from bot import metrics
-from flows.engine import SERVICES_KEY, Services
-from flows.guard import apologise
-from flows.i18n import Texts, texts
+from flows.core.engine import SERVICES_KEY, Services
+from flows.core.guard import apologise
+from flows.core.i18n import Texts, texts
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ Which calls are repeated, and why:
   (the router rolls the step back and apologises).
 - **ChatMigrated** (a group became a supergroup): the call was refused, so it is repeated
   once to the new chat id, also without ``retry`` (the dispatcher's bot); the chat ids are
-  logged (a group's id is not personal data). ``flows/groups.py`` stores the new id when
+  logged (a group's id is not personal data). ``flows/loop/groups.py`` stores the new id when
   the migration's service message arrives.
 - **Forbidden** (a user blocked the bot or deleted their account) and **BadRequest** are
   never repeated: they are only counted, and the caller handles them.

@@ -23,7 +23,7 @@ from telegram.ext import Application
 
 from bot import metrics
 from bot.app import DISPATCHER_KEY, SCHEDULER_KEY
-from flows.engine import SERVICES_KEY, Services
+from flows.core.engine import SERVICES_KEY, Services
 from storage.health import ping
 
 logger = logging.getLogger(__name__)

@@ -174,7 +174,7 @@ def render() -> str:
 
 
 class RouterOutcomes:
-    """The router's outcomes (``flows.engine.Outcomes``) counted in ``UPDATES`` and
+    """The router's outcomes (``flows.core.engine.Outcomes``) counted in ``UPDATES`` and
     ``HANDLER_ERRORS``."""
 
     def update(self, outcome: str) -> None:

@@ -44,7 +44,7 @@ from telegram.ext import Application
 from bot import health, logs, memory
 from bot.app import build_application
 from bot.config import Settings, parse_listen
-from flows.engine import DELIVERY, Delivery
+from flows.core.engine import DELIVERY, Delivery
 from storage.db import STEPS_AT_ONCE
 
 logger = logging.getLogger(__name__)

@@ -38,7 +38,7 @@ from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import metrics
-from flows.engine import Renderer
+from flows.core.engine import Renderer
 from storage import prompts
 from storage.db import one_writer, session_scope, utcnow
 from storage.models import Prompt

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import Engine
 
-from flows.engine import CONVERSATION_TIMEOUT, Services
+from flows.core.engine import CONVERSATION_TIMEOUT, Services
 from storage import conversations, meetings, privacy, rhythm
 from storage.db import session_scope, utcnow
 

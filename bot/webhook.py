@@ -4,7 +4,7 @@ Telegram's updates by HTTP POST and processes them with the unmodified Applicati
 Several worker processes behind one URL (uvicorn's ``--workers``, ``STEMME_WEBHOOK_WORKERS``,
 or separate processes behind a reverse proxy) against one PostgreSQL behave like one:
 a conversation's state is in the database and locked while a step runs
-(``flows.engine``), every process runs its own prompt dispatcher, which claims prompts
+(``flows.core.engine``), every process runs its own prompt dispatcher, which claims prompts
 with ``SKIP LOCKED`` so each is sent once, and each process sets the (same) webhook at
 start, which is idempotent.
 
@@ -69,7 +69,7 @@ from telegram.ext import Application
 
 from bot import health, logs, memory, metrics
 from bot.config import DEFAULT_LISTEN, Settings, parse_listen
-from flows.engine import DELIVERY, SERVICES_KEY, Delivery, Services
+from flows.core.engine import DELIVERY, SERVICES_KEY, Delivery, Services
 from storage.db import STEPS_AT_ONCE
 
 logger = logging.getLogger(__name__)

@@ -2,9 +2,9 @@
 and key rotation. Each one is recorded in the audit log (ids and counts, never text).
 
 docs/privacy.md describes what is stored, for how long, and how each right is served;
-the CLI (``stemme privacy …``) is the way in. In Telegram (``flows/privacy.py``) a team lead
-reads the team's audit log and erases a resident who has left: the queries for that are at
-the end of this module.
+the CLI (``stemme privacy …``) is the way in. In Telegram (``flows/privacy/overview.py``) a
+team lead reads the team's audit log and erases a resident who has left: the queries for
+that are at the end of this module.
 """
 
 from __future__ import annotations

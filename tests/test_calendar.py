@@ -13,14 +13,14 @@ from icalendar import Calendar
 from sqlmodel import Session, select
 from telegram import Bot
 
-from flows.calendar import (
+from flows.meetings.calendar import (
     ICS_FILENAME,
     CalendarEvent,
     meeting_ics,
     meeting_uid,
     meetings_ics,
 )
-from flows.meetings import NotUnderstood, parse_time, parse_when, render_notice
+from flows.meetings.planning import NotUnderstood, parse_time, parse_when, render_notice
 from storage import meetings
 from storage.db import require_id
 from storage.models import MeetingOccurrence, Membership, Prompt, Repetition, Role

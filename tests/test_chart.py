@@ -6,8 +6,8 @@ import struct
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flows.chart import format_score, render_chart
-from flows.i18n import texts
+from flows.core.i18n import texts
+from flows.safety.chart import format_score, render_chart
 from storage.pulse import ItemResult
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

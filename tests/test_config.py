@@ -14,7 +14,7 @@ import pytest
 
 from bot.cli import main
 from bot.config import Settings, is_loopback, parse_listen, run_problems
-from flows.i18n import texts
+from flows.core.i18n import texts
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SECRET = "Kx7_webhook-SECRET-value"

@@ -11,7 +11,7 @@ import pytest
 
 from bot.cli import build_parser
 from bot.config import Settings
-from flows.i18n import texts
+from flows.core.i18n import texts
 from tests.test_texts import COPENHAGEN
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from flows.i18n import LOCALE_DIR, catalog, texts
+from flows.core.i18n import LOCALE_DIR, catalog, texts
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
@@ -113,7 +113,7 @@ def test_danish_is_compiled_in_memory_when_the_mo_file_is_missing(
     target = tmp_path / "da" / "LC_MESSAGES"
     target.mkdir(parents=True)
     (target / "stemme.po").write_bytes(source.read_bytes())
-    monkeypatch.setattr("flows.i18n.LOCALE_DIR", tmp_path)
+    monkeypatch.setattr("flows.core.i18n.LOCALE_DIR", tmp_path)
     catalog.cache_clear()
     try:
         assert texts("da", COPENHAGEN)._("Choose your language.") == "Vælg dit sprog."

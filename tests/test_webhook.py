@@ -20,7 +20,7 @@ from bot import metrics
 from bot.app import StemmeApplication, build_application
 from bot.config import Settings
 from bot.webhook import SECRET_HEADER, build_asgi, serving, webhook_path
-from flows.engine import SERVICES_KEY, Services
+from flows.core.engine import SERVICES_KEY, Services
 from storage import updates
 from storage.db import make_engine
 from storage.migrate import upgrade

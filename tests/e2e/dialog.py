@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flows.i18n import texts
+from flows.core.i18n import texts
 from tests.emulator import BotApiEmulator, EmuUser, Reaction
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")

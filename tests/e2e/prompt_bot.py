@@ -16,7 +16,7 @@ from telegram import Bot
 
 from bot import app, polling
 from bot.config import Settings
-from flows.engine import Renderer
+from flows.core.engine import Renderer
 from storage.models import Member, Prompt
 
 KIND = "test.process"

@@ -17,9 +17,9 @@ from sqlmodel import Session, col, select
 from telegram import Bot
 
 from bot.app import StemmeApplication
-from flows.agenda import entry_line
-from flows.cases import renderers
-from flows.i18n import texts
+from flows.core.i18n import texts
+from flows.loop.cases import renderers
+from flows.meetings.agenda import entry_line
 from storage import cases
 from storage.agenda import build_agenda
 from storage.db import require_id, utcnow
@@ -334,7 +334,7 @@ async def test_bad_input_during_listening_loses_nothing(
             kind=CaseKind.CONVERSATION,
         )
         session.commit()
-    caplog.set_level(logging.INFO, logger="flows.cases")
+    caplog.set_level(logging.INFO, logger="flows.loop.cases")
     for forged in ("view", "decide", "close", "back", "persp"):
         reaction = await lise.press_data(f"case:{forged}:{other_case.id}")
         assert reaction.alert == "Den knap er ikke længere aktiv. Intet blev ændret."

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from bot.app import DISPATCHER_KEY, StemmeApplication, build_application
 from bot.prompts import Dispatcher
-from flows.i18n import texts
+from flows.core.i18n import texts
 from storage import decisions, meetings
 from storage.db import require_id, utcnow
 from storage.directory import remove_member

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.app import StemmeApplication
-from flows.i18n import texts
+from flows.core.i18n import texts
 from storage import meetings
 from storage.db import utcnow
 from storage.models import Conversation, Dilemma, Member

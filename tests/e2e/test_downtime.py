@@ -11,7 +11,7 @@ sent late to the lead; the hour-before reminders of the meeting that started are
 dropped and nobody gets them (and so is everything else of that meeting that expired
 at its start); what is not due yet stays pending.
 
-It runs twice: with the bot's own renderers (``build_renderers``: flows/agenda.py sends
+It runs twice: with the bot's own renderers (``build_renderers``: flows/meetings/agenda.py sends
 the lead the agenda to prepare) and with stand-ins that name the kind, which keep the
 policy's proof independent of what the messages say.
 
@@ -32,7 +32,7 @@ from telegram import Bot
 
 from bot.app import DISPATCHER_KEY, build_application
 from bot.prompts import Dispatcher, Renderer
-from flows.i18n import texts
+from flows.core.i18n import texts
 from storage import meetings
 from storage.db import utcnow
 from storage.models import MeetingSeries, Member, Prompt, PromptStatus, Repetition, Role
@@ -47,7 +47,7 @@ OPEN = (PromptStatus.PENDING, PromptStatus.CLAIMED)
 
 async def render_meeting_prompt(bot: Bot, prompt: Prompt, session: Session) -> None:
     """Sends the member one message naming the kind and the occurrence (a stand-in for
-    the meeting renderers of flows/agenda.py)."""
+    the meeting renderers of flows/meetings/agenda.py)."""
     assert prompt.member_id is not None
     member = session.get(Member, prompt.member_id)
     assert member is not None
@@ -165,7 +165,7 @@ async def test_after_downtime_the_lead_is_still_reminded_and_stale_reminders_are
     assert late.sent_at is not None and restart <= late.sent_at <= utcnow()
     [reminder] = _received(emulator, LEAD_TG)
     if own_renderers:
-        # The agenda of the meeting ahead, in the lead's language (flows/agenda.py).
+        # The agenda of the meeting ahead, in the lead's language (flows/meetings/agenda.py).
         assert texts("da", TZ)._("Time to prepare the team's reflection meeting.") in reminder
     else:
         assert reminder == f"meeting.lead_prepare {late.payload['occurrence_id']}"

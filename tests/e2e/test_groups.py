@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.app import StemmeApplication
-from flows.i18n import texts
+from flows.core.i18n import texts
 from storage import decisions
 from storage.db import require_id
 from storage.models import TeamChat, Vote

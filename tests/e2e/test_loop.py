@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from bot.app import DISPATCHER_KEY, StemmeApplication
 from bot.prompts import Dispatcher
-from flows.i18n import texts
+from flows.core.i18n import texts
 from storage import cases, decisions
 from storage.db import require_id, utcnow
 from storage.models import (

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.app import StemmeApplication, build_application
-from flows.i18n import texts
+from flows.core.i18n import texts
 from storage.directory import get_team
 from storage.models import AuditEntry, Membership, Note, Resident, Role
 from tests.e2e.conftest import Admin, e2e_settings, running

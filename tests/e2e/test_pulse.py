@@ -20,8 +20,8 @@ from bot import logs
 from bot.app import DISPATCHER_KEY, StemmeApplication, build_application
 from bot.cli import main as cli_main
 from bot.prompts import Dispatcher
-from flows.chart import ITEM_LABELS
-from flows.i18n import texts
+from flows.core.i18n import texts
+from flows.safety.chart import ITEM_LABELS
 from storage import decisions
 from storage import pulse as pulses
 from storage.db import utcnow

@@ -22,8 +22,8 @@ from sqlmodel import Session, col, select
 from bot.app import DISPATCHER_KEY, SCHEDULER_KEY, StemmeApplication
 from bot.prompts import Dispatcher
 from bot.scheduler import PLAN_RHYTHM_EVERY, PLAN_RHYTHM_JOB, plan_rhythm
-from flows.i18n import texts
-from flows.rhythm import parse_dates, tomorrow_morning
+from flows.core.i18n import texts
+from flows.team.rhythm import parse_dates, tomorrow_morning
 from storage import prompts, rhythm
 from storage.db import utcnow
 from storage.models import (

@@ -19,7 +19,7 @@ from bot import polling
 from bot.app import StemmeApplication, build_application
 from bot.config import Settings
 from bot.webhook import build_asgi, webhook_path
-from flows.engine import SERVICES_KEY, Services
+from flows.core.engine import SERVICES_KEY, Services
 from storage.db import make_engine
 from tests.e2e.conftest import e2e_settings
 from tests.emulator import BotApiEmulator

@@ -10,8 +10,8 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
-from flows.engine import Gates, StemmeContext, Step, alert
-from flows.i18n import Texts
+from flows.core.engine import Gates, StemmeContext, Step, alert
+from flows.core.i18n import Texts
 from storage.cpr import contains_cpr
 
 logger = logging.getLogger(__name__)

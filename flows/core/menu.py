@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 
-from flows.i18n import LANGUAGES, N_, Texts
+from flows.core.i18n import LANGUAGES, N_, Texts
 
 logger = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.engine import END, Flow, States, StemmeContext, alert, respond
-from flows.guard import leads_only, stale_button
-from flows.i18n import N_
-from flows.micromoment import FREE_TEXT
-from flows.pickers import alias_problem, confirm_buttons, resident_buttons
+from flows.core.engine import END, Flow, States, StemmeContext, alert, respond
+from flows.core.guard import leads_only, stale_button
+from flows.core.i18n import N_
+from flows.core.pickers import alias_problem, confirm_buttons, resident_buttons
+from flows.moments.micromoment import FREE_TEXT
 from storage.models import Resident
 from storage.residents import (
     AliasInvalid,

@@ -24,11 +24,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from flows import guard
-from flows.engine import END, StemmeContext, respond
-from flows.i18n import LANGUAGES, N_, Texts, texts
-from flows.menu import ADMIN_COMMANDS, commands_for, set_member_menu
-from flows.micromoment import BUTTON_LABEL, note_keyboard, tidy
+from flows.core import guard
+from flows.core.engine import END, StemmeContext, respond
+from flows.core.i18n import LANGUAGES, N_, Texts, texts
+from flows.core.menu import ADMIN_COMMANDS, commands_for, set_member_menu
+from flows.moments.micromoment import BUTTON_LABEL, note_keyboard, tidy
 from storage.directory import (
     InviteProblem,
     InviteRejected,

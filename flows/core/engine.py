@@ -49,7 +49,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot
 
-from flows.i18n import Texts, texts
+from flows.core.i18n import Texts, texts
 from storage import conversations, health, updates
 from storage.db import one_writer, session_scope, utcnow
 from storage.directory import resolve

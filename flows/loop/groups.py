@@ -23,8 +23,8 @@ import logging
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.decisions import press_vote
-from flows.engine import END, Flow, StemmeContext
+from flows.core.engine import END, Flow, StemmeContext
+from flows.loop.decisions import press_vote
 from storage import decisions
 from storage.db import require_id, utcnow
 

@@ -16,10 +16,10 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.engine import END, Flow, States, StemmeContext, respond
-from flows.guard import leads_only, stale_button
-from flows.i18n import N_
-from flows.micromoment import FREE_TEXT
+from flows.core.engine import END, Flow, States, StemmeContext, respond
+from flows.core.guard import leads_only, stale_button
+from flows.core.i18n import N_
+from flows.moments.micromoment import FREE_TEXT
 from storage.audit import record
 from storage.notes import set_chat_hygiene, set_shift_pattern
 

@@ -38,12 +38,12 @@ from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.calendar import ICS_FILENAME, CalendarEvent, meeting_ics, meetings_ics
-from flows.engine import END, Flow, Renderer, States, StemmeContext, respond
-from flows.guard import leads_only, stale_button
-from flows.i18n import N_, Texts, texts
-from flows.micromoment import FREE_TEXT
-from flows.pickers import confirm_buttons
+from flows.core.engine import END, Flow, Renderer, States, StemmeContext, respond
+from flows.core.guard import leads_only, stale_button
+from flows.core.i18n import N_, Texts, texts
+from flows.core.pickers import confirm_buttons
+from flows.meetings.calendar import ICS_FILENAME, CalendarEvent, meeting_ics, meetings_ics
+from flows.moments.micromoment import FREE_TEXT
 from storage import directory, meetings
 from storage.db import require_id, utcnow
 from storage.meetings import KIND_INVITATION, Notice
@@ -1216,5 +1216,5 @@ def build_flow() -> Flow:
 
 def renderers() -> dict[str, Renderer]:
     """The timed prompt kinds this flow sends: the notices of new, moved and cancelled
-    meetings (the reminders belong to flows.agenda)."""
+    meetings (the reminders belong to flows.meetings.agenda)."""
     return {KIND_INVITATION: render_notice}

@@ -39,14 +39,14 @@ from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.cases import agenda_line as case_agenda_line
-from flows.decisions import decision_markup
-from flows.dilemmas import agenda_line as dilemma_agenda_line
-from flows.engine import END, Flow, Renderer, States, StemmeContext, alert, respond
-from flows.guard import stale_button
-from flows.i18n import N_, Texts, texts
-from flows.micromoment import marker_label
-from flows.pickers import shorten
+from flows.core.engine import END, Flow, Renderer, States, StemmeContext, alert, respond
+from flows.core.guard import stale_button
+from flows.core.i18n import N_, Texts, texts
+from flows.core.pickers import shorten
+from flows.loop.cases import agenda_line as case_agenda_line
+from flows.loop.decisions import decision_markup
+from flows.meetings.dilemmas import agenda_line as dilemma_agenda_line
+from flows.moments.micromoment import marker_label
 from storage import agenda as store
 from storage import decisions as decisions_store
 from storage import directory
@@ -319,9 +319,9 @@ def _reminder_text(texts_: Texts, agenda: Agenda, *, tomorrow: bool) -> str:
 
 
 def _calendar_file(agenda: Agenda, occurrence: MeetingOccurrence, texts_: Texts) -> Any:
-    """The meeting's .ics from flows.calendar when that module is there, else None."""
+    """The meeting's .ics from flows.meetings.calendar when that module is there, else None."""
     try:
-        calendar = importlib.import_module("flows.calendar")
+        calendar = importlib.import_module("flows.meetings.calendar")
     except ImportError:
         return None
     build = getattr(calendar, "meeting_ics", None)

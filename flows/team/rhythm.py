@@ -29,11 +29,11 @@ from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.engine import END, Flow, Renderer, States, StemmeContext, respond
-from flows.guard import leads_only, stale_button
-from flows.i18n import N_, Texts, texts
-from flows.micromoment import BUTTON_LABEL, FREE_TEXT, marker_label, note_keyboard
-from flows.pickers import shorten
+from flows.core.engine import END, Flow, Renderer, States, StemmeContext, respond
+from flows.core.guard import leads_only, stale_button
+from flows.core.i18n import N_, Texts, texts
+from flows.core.pickers import shorten
+from flows.moments.micromoment import BUTTON_LABEL, FREE_TEXT, marker_label, note_keyboard
 from storage import rhythm
 from storage.cpr import CprNumberRefused
 from storage.db import require_id, utcnow

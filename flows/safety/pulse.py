@@ -30,11 +30,11 @@ from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.chart import ITEM_LABELS, format_score, render_chart
-from flows.decisions import decision_markup
-from flows.engine import END, Flow, Renderer, States, StemmeContext, alert, respond
-from flows.guard import leads_only, stale_button
-from flows.i18n import N_, Texts, texts
+from flows.core.engine import END, Flow, Renderer, States, StemmeContext, alert, respond
+from flows.core.guard import leads_only, stale_button
+from flows.core.i18n import N_, Texts, texts
+from flows.loop.decisions import decision_markup
+from flows.safety.chart import ITEM_LABELS, format_score, render_chart
 from storage import decisions, directory
 from storage import pulse as pulses
 from storage.db import require_id, utcnow

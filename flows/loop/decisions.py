@@ -39,11 +39,11 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from telegram.error import BadRequest, ChatMigrated, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.engine import END, Flow, Renderer, States, StemmeContext, alert, respond
-from flows.guard import leads_only, stale_button
-from flows.i18n import N_, Texts, texts
-from flows.micromoment import FREE_TEXT
-from flows.pickers import shorten
+from flows.core.engine import END, Flow, Renderer, States, StemmeContext, alert, respond
+from flows.core.guard import leads_only, stale_button
+from flows.core.i18n import N_, Texts, texts
+from flows.core.pickers import shorten
+from flows.moments.micromoment import FREE_TEXT
 from storage import decisions, directory
 from storage.agenda import next_occurrence
 from storage.db import require_id, utcnow

@@ -22,11 +22,11 @@ from sqlmodel import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.decisions import decision_markup
-from flows.engine import END, Flow, Renderer, States, StemmeContext, alert, respond
-from flows.guard import leads_only, stale_button
-from flows.i18n import N_, Texts
-from flows.pickers import shorten
+from flows.core.engine import END, Flow, Renderer, States, StemmeContext, alert, respond
+from flows.core.guard import leads_only, stale_button
+from flows.core.i18n import N_, Texts
+from flows.core.pickers import shorten
+from flows.loop.decisions import decision_markup
 from storage import decisions, directory
 from storage import dilemmas as dilemma_store
 from storage.agenda import Agenda, AgendaEntry
@@ -212,7 +212,7 @@ def dilemma_text(texts_: Texts, dilemma: Dilemma, author: str | None) -> str:
 
 def agenda_line(session: Session, texts_: Texts, entry: AgendaEntry, agenda: Agenda) -> str:
     """A dilemma on a meeting's agenda: number, "anonymous" or the author, and the start of
-    its text (for ``flows.agenda.ENTRY_LINES``)."""
+    its text (for ``flows.meetings.agenda.ENTRY_LINES``)."""
     del agenda
     dilemma = session.get(Dilemma, entry.ref_id)
     if dilemma is None:

@@ -17,9 +17,9 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
-from flows.chart import format_score
-from flows.engine import END, Flow, StemmeContext, respond
-from flows.guard import stale_button
+from flows.core.engine import END, Flow, StemmeContext, respond
+from flows.core.guard import stale_button
+from flows.safety.chart import format_score
 from storage import pulse as pulse_store
 from storage.db import utcnow
 from storage.directory import DEFAULT_INVITE_DAYS, create_invite, get_team, team_overview

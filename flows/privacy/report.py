@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flows.i18n import Texts
+from flows.core.i18n import Texts
 
 
 def resident_pdf(exported: dict[str, Any], texts: Texts) -> bytes:

@@ -19,10 +19,10 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
-from flows.engine import END, Flow, StemmeContext, respond
-from flows.guard import leads_only, stale_button
-from flows.menu import clear_member_menu, set_member_menu
-from flows.pickers import confirm_buttons
+from flows.core.engine import END, Flow, StemmeContext, respond
+from flows.core.guard import leads_only, stale_button
+from flows.core.menu import clear_member_menu, set_member_menu
+from flows.core.pickers import confirm_buttons
 from storage.db import utcnow
 from storage.directory import (
     DEFAULT_INVITE_DAYS,

@@ -37,10 +37,10 @@ from telegram import (
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.engine import END, Flow, States, StemmeContext, Step, alert, respond
-from flows.guard import stale_button
-from flows.i18n import LANGUAGES, N_, Texts, texts
-from flows.pickers import alias_problem, resident_buttons, shorten, too_long_prompt
+from flows.core.engine import END, Flow, States, StemmeContext, Step, alert, respond
+from flows.core.guard import stale_button
+from flows.core.i18n import LANGUAGES, N_, Texts, texts
+from flows.core.pickers import alias_problem, resident_buttons, shorten, too_long_prompt
 from storage.models import ALIAS_MAX_LENGTH, NOTE_MAX_LENGTH, Expression, Marker, Resident
 from storage.notes import MAX_MARKERS, NoteTooLong, add_note
 from storage.notes import recently_noted_resident_ids as recent_ids

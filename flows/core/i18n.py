@@ -21,7 +21,7 @@ from babel.dates import format_date, format_datetime, format_skeleton, format_ti
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALE_DIR = Path(__file__).resolve().parents[2] / "locales"
 DOMAIN = "stemme"
 LANGUAGES = ("da", "en")
 

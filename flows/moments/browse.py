@@ -21,12 +21,12 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.decisions import approach_lines
-from flows.engine import END, Flow, States, StemmeContext, alert, respond
-from flows.guard import stale_button
-from flows.i18n import N_, Texts
-from flows.micromoment import FREE_TEXT, marker_label, note_keyboard, tidy
-from flows.pickers import confirm_buttons, resident_buttons, shorten, too_long_prompt
+from flows.core.engine import END, Flow, States, StemmeContext, alert, respond
+from flows.core.guard import stale_button
+from flows.core.i18n import N_, Texts
+from flows.core.pickers import confirm_buttons, resident_buttons, shorten, too_long_prompt
+from flows.loop.decisions import approach_lines
+from flows.moments.micromoment import FREE_TEXT, marker_label, note_keyboard, tidy
 from storage.directory import get_member
 from storage.models import NOTE_MAX_LENGTH, Marker, Note
 from storage.notes import (

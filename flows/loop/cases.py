@@ -31,11 +31,11 @@ from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.engine import END, Flow, Renderer, States, StemmeContext, Step, alert, respond
-from flows.guard import leads_only, stale_button
-from flows.i18n import N_, Texts, texts
-from flows.micromoment import CONTENT, FREE_TEXT, PRIVATE
-from flows.pickers import resident_buttons, shorten
+from flows.core.engine import END, Flow, Renderer, States, StemmeContext, Step, alert, respond
+from flows.core.guard import leads_only, stale_button
+from flows.core.i18n import N_, Texts, texts
+from flows.core.pickers import resident_buttons, shorten
+from flows.moments.micromoment import CONTENT, FREE_TEXT, PRIVATE
 from storage import cases, directory
 from storage.agenda import Agenda, AgendaEntry
 from storage.cases import (

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from babel.numbers import format_decimal
 
-from flows.i18n import N_, Texts
+from flows.core.i18n import N_, Texts
 from storage.pulse import ItemResult
 
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 8, 6, 100

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from flows.i18n import Texts
+from flows.core.i18n import Texts
 from storage.models import ALIAS_MAX_LENGTH, NOTE_MAX_LENGTH, Resident
 from storage.residents import AliasInvalid, AliasTaken
 

@@ -25,10 +25,10 @@ from datetime import datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
-from flows.engine import END, Flow, States, StemmeContext, alert, respond
-from flows.guard import lead_only, stale_button
-from flows.i18n import N_, Texts
-from flows.pickers import resident_buttons
+from flows.core.engine import END, Flow, States, StemmeContext, alert, respond
+from flows.core.guard import lead_only, stale_button
+from flows.core.i18n import N_, Texts
+from flows.core.pickers import resident_buttons
 from storage.directory import get_site
 from storage.models import AuditEntry, Resident, Role, Team
 from storage.privacy import (

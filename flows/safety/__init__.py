@@ -1,0 +1,1 @@
+"""Psychological safety: the anonymous team pulse, its result and chart."""
