@@ -8,8 +8,8 @@ import sys
 
 def test_starting_the_bot_does_not_load_the_chart_or_pdf_libraries() -> None:
     code = (
-        "import sys, bot.app, bot.cli; bot.cli.build_parser(__import__('flows.core.i18n').core.i18n"
-        ".texts('da', __import__('zoneinfo').ZoneInfo('UTC'))); "
+        "import sys, zoneinfo, bot.app, bot.cli, flows.core.i18n; "
+        "bot.cli.build_parser(flows.core.i18n.texts('da', zoneinfo.ZoneInfo('UTC'))); "
         "print(sorted(m for m in ('matplotlib', 'fpdf') if m in sys.modules))"
     )
     loaded = subprocess.run(
