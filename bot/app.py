@@ -25,6 +25,7 @@ from flows.loop import cases, decisions, groups
 from flows.meetings import agenda, dilemmas, planning
 from flows.moments import browse, micromoment
 from flows.privacy import overview
+from flows.safety import notices as pulse_notices
 from flows.safety import pulse
 from flows.team import admin, members, onboarding, residents, rhythm, settings
 from storage import crypto, updates
@@ -88,7 +89,7 @@ def build_renderers(tz: ZoneInfo) -> dict[str, Renderer]:
         rhythm.renderers(tz),
         cases.renderers(),
         decisions.renderers(),
-        pulse.renderers(),
+        pulse_notices.renderers(),
         dilemmas.renderers(),
     ):
         for kind, renderer in kinds.items():

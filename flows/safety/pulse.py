@@ -22,23 +22,21 @@ conversation, which deletes that row. Nothing logs a value.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.core.engine import END, Flow, Renderer, States, StemmeContext, alert, respond
+from flows.core.engine import END, Flow, States, StemmeContext, alert, respond
 from flows.core.guard import leads_only, stale_button
-from flows.core.i18n import N_, Texts, texts
+from flows.core.i18n import N_, Texts
 from flows.loop.decisions import decision_markup
-from flows.safety.chart import ITEM_LABELS, format_score, render_chart
-from storage import decisions, directory
+from flows.safety.result import CHART_FILENAME, STATEMENTS, chart_png, result_text
+from storage import decisions
 from storage import pulse as pulses
 from storage.db import require_id, utcnow
-from storage.models import Member, Prompt, Pulse, PulseRepeat, Role, Team
+from storage.models import Pulse, PulseRepeat
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +57,7 @@ async def reply_after_commit(
     context.after_commit(send)
 
 
-DEFAULT_ZONE = "Europe/Copenhagen"
-CAPTION_LIMIT = 1024
 ITEM_HINT = N_("Answer with one of the buttons 1 to 7, or send /cancel.")
-CHART_FILENAME = "pulse.png"
 
 
 class State(States):
@@ -70,29 +65,6 @@ class State(States):
 
     ITEM = "pulse.item"
 
-
-STATEMENTS = {
-    1: N_("If you make a mistake on this team, it is often held against you."),
-    2: N_("Members of this team are able to bring up problems and tough issues."),
-    3: N_("People on this team sometimes reject others for being different."),
-    4: N_("It is safe to take a risk on this team."),
-    5: N_("It is difficult to ask other members of this team for help."),
-    6: N_("No one on this team would deliberately act in a way that undermines my efforts."),
-    7: N_(
-        "Working with members of this team, my unique skills and talents are valued and utilized."
-    ),
-}
-
-# Reflection questions for the weakest statements, one per statement.
-QUESTIONS = {
-    1: N_("What happens in our team when someone makes a mistake, and what would we like?"),
-    2: N_("Which problem have we not talked about yet, and what would make it easier?"),
-    3: N_("How do we make room for colleagues who work, think or speak differently?"),
-    4: N_("What small new thing would we like to try, and how do we back each other up?"),
-    5: N_("When did you last ask a colleague for help, and what made it easy or hard?"),
-    6: N_("What helps us trust that everyone supports each other's work, across shifts too?"),
-    7: N_("Which skills in our team do we use too little, and how could we use them?"),
-}
 
 REPEAT_LABELS = {
     PulseRepeat.MONTHLY: N_("every month"),
@@ -102,10 +74,6 @@ REPEAT_LABELS = {
 
 def _zone(context: StemmeContext) -> ZoneInfo:
     return context.services.settings.tz
-
-
-def _prompt_zone(prompt: Prompt) -> ZoneInfo:
-    return ZoneInfo(str(prompt.payload.get("tz") or DEFAULT_ZONE))
 
 
 def _group(context: StemmeContext, number: int = 1) -> str:
@@ -416,72 +384,6 @@ async def show_result(update: Update, context: StemmeContext) -> str | None:
     return END
 
 
-def _trend(texts_: Texts, now: float, before: float | None) -> str:
-    if before is None:
-        return ""
-    difference = now - before
-    arrow = "↑" if difference >= 0.05 else "↓" if difference <= -0.05 else "→"
-    return " " + texts_._("({arrow} from {before})").format(
-        arrow=arrow, before=format_score(texts_, before)
-    )
-
-
-def result_text(texts_: Texts, team: Team, shown: pulses.PulseResult) -> str:
-    """The lead's result: the count only below the threshold; else score, items,
-    previous pulse and two or three questions for the weakest statements."""
-    _ = texts_._
-    day = texts_.day(shown.pulse.opens_at)
-    answered = texts_.ngettext(
-        "{count} member answered.", "{count} members answered.", shown.answers
-    ).format(count=shown.answers)
-    if not shown.visible or shown.score is None:
-        return "\n\n".join(
-            [
-                _("The pulse of {day} in {team} is closed.").format(day=day, team=team.name),
-                answered,
-                _(
-                    "Results are shown only when at least {threshold} have answered, so that "
-                    "nobody's answers can be seen. Next time, remind the team that the pulse "
-                    "is anonymous."
-                ).format(threshold=shown.threshold),
-            ]
-        )
-    lines = [
-        _("Psychological safety in {team}: the pulse of {day}").format(team=team.name, day=day),
-        answered,
-        "",
-        _("Team score: {score} of 7").format(score=format_score(texts_, shown.score))
-        + _trend(texts_, shown.score, shown.previous_score),
-        "",
-        _("Statement by statement (7 is the safest; 1, 3 and 5 are turned around):"),
-    ]
-    for item in shown.items:
-        lines.append(
-            _("{number}. {label}: {mean} (spread {spread})").format(
-                number=item.item,
-                label=_(ITEM_LABELS[item.item]),
-                mean=format_score(texts_, item.mean),
-                spread=format_score(texts_, item.spread),
-            )
-            + _trend(texts_, item.mean, item.previous)
-        )
-    lines += ["", _("To talk about in the team:")]
-    lines += ["• " + _(QUESTIONS[item]) for item in shown.weakest()]
-    return "\n".join(lines)
-
-
-async def chart_png(texts_: Texts, team: Team, shown: pulses.PulseResult) -> bytes:
-    """The chart of a visible result, drawn off the event loop."""
-    return await asyncio.to_thread(
-        render_chart,
-        texts=texts_,
-        team=team.name,
-        history=shown.history,
-        items=shown.items,
-        weakest=shown.weakest(),
-    )
-
-
 async def _send_result(update: Update, context: StemmeContext, pulse: Pulse) -> None:
     _ = context.texts._
     _member, _membership, team = context.require_member()
@@ -584,180 +486,6 @@ async def start_trial(update: Update, context: StemmeContext) -> str | None:
     return None
 
 
-# ------------------------------------------------------------------ timed prompts
-
-
-def _member_texts(member: Member, tz: ZoneInfo) -> Texts:
-    return texts(member.language, tz)
-
-
-def _active_member(session: Session, prompt: Prompt) -> Member | None:
-    """The prompt's member while still active in the prompt's team, else None."""
-    if prompt.member_id is None:
-        return None
-    member = directory.get_member(session=session, member_id=prompt.member_id)
-    membership = directory.get_membership(
-        session=session, member_id=prompt.member_id, team_id=prompt.team_id
-    )
-    if member is None or not member.active or membership is None or not membership.active:
-        return None
-    return member
-
-
-def _prompt_pulse(session: Session, prompt: Prompt) -> Pulse | None:
-    pulse = pulses.get_pulse(session=session, pulse_id=int(prompt.payload.get("pulse_id", 0)))
-    return pulse if pulse is not None and pulse.team_id == prompt.team_id else None
-
-
-async def _send_invitation(bot: Bot, prompt: Prompt, session: Session, *, reminder: bool) -> None:
-    member = _active_member(session, prompt)
-    pulse = _prompt_pulse(session, prompt)
-    if member is None or pulse is None or not pulses.is_open(pulse, utcnow()):
-        return
-    if pulses.has_answered(
-        session=session, pulse_id=require_id(pulse), member_id=require_id(member)
-    ):
-        return
-    team = directory.get_team(session=session, team_id=pulse.team_id)
-    texts_ = _member_texts(member, _prompt_zone(prompt))
-    _ = texts_._
-    threshold = pulses.threshold_for_team(session=session, team_id=pulse.team_id)
-    if reminder:
-        text = _(
-            "A reminder: the team's pulse is open until {when}. Seven statements, one press "
-            "each, under a minute. Anonymous: your name is never stored with your answers."
-        ).format(when=texts_.when(pulses.ends_at(pulse)))
-    else:
-        text = _(
-            "How safe is it to speak up in {team}? Seven short statements, one press each, "
-            "under a minute.\n\nYour answers are anonymous: they are stored without your "
-            "name, only as the team's numbers, and the result is shown only if at least "
-            "{threshold} answer. Open until {when}."
-        ).format(
-            team=team.name if team else "",
-            threshold=threshold,
-            when=texts_.when(pulses.ends_at(pulse)),
-        )
-    await bot.send_message(
-        member.telegram_id,
-        text,
-        reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("Answer now"), callback_data=f"pul:go:{pulse.id}")]]
-        ),
-    )
-
-
-async def render_invite(bot: Bot, prompt: Prompt, session: Session) -> None:
-    """Invites a member to answer the open pulse."""
-    await _send_invitation(bot, prompt, session, reminder=False)
-
-
-async def render_reminder(bot: Bot, prompt: Prompt, session: Session) -> None:
-    """Reminds a member who has not answered yet."""
-    await _send_invitation(bot, prompt, session, reminder=True)
-
-
-async def render_closed(bot: Bot, prompt: Prompt, session: Session) -> None:
-    """Tells a lead the pulse closed, with the count and a button to the result."""
-    member = _active_member(session, prompt)
-    pulse = _prompt_pulse(session, prompt)
-    if member is None or pulse is None or not pulses.is_closed(pulse, utcnow()):
-        return
-    membership = directory.get_membership(
-        session=session, member_id=require_id(member), team_id=pulse.team_id
-    )
-    if membership is None or membership.role != Role.LEAD:
-        return
-    texts_ = _member_texts(member, _prompt_zone(prompt))
-    shown = pulses.result(session=session, pulse=pulse, now=utcnow())
-    team = directory.get_team(session=session, team_id=pulse.team_id)
-    assert team is not None
-    if not shown.visible:
-        await bot.send_message(member.telegram_id, result_text(texts_, team, shown))
-        return
-    await bot.send_message(
-        member.telegram_id,
-        texts_.ngettext(
-            "The pulse of {day} is closed: {count} member answered. The result is ready.",
-            "The pulse of {day} is closed: {count} members answered. The result is ready.",
-            shown.answers,
-        ).format(day=texts_.day(pulse.opens_at), count=shown.answers),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        texts_._("See the result"), callback_data=f"pul:res:{pulse.id}"
-                    )
-                ]
-            ]
-        ),
-    )
-
-
-async def render_open(bot: Bot, prompt: Prompt, session: Session) -> None:
-    """Opens a planned pulse of a repeating series, plans the next one, and tells the
-    lead who scheduled it."""
-    pulse = _prompt_pulse(session, prompt)
-    if pulse is None or pulse.opened:
-        return
-    tz = _prompt_zone(prompt)
-    invited = pulses.open_pulse(session=session, pulse=pulse, now=utcnow(), tz=tz)
-    member = _active_member(session, prompt)
-    if member is not None:
-        pulses.plan_next(session=session, pulse=pulse, lead_member_id=require_id(member), tz=tz)
-    logger.info("Planned pulse %s opened in team %s", pulse.id, pulse.team_id)
-    if member is None:
-        return
-    texts_ = _member_texts(member, tz)
-    await bot.send_message(
-        member.telegram_id,
-        texts_.ngettext(
-            "The team's pulse is open until {when}: {count} member got the invitation.",
-            "The team's pulse is open until {when}: {count} members got the invitation.",
-            invited,
-        ).format(when=texts_.when(pulse.closes_at), count=invited),
-    )
-
-
-async def render_shared(bot: Bot, prompt: Prompt, session: Session) -> None:
-    """Sends a member the result the lead shared: the chart with a short caption."""
-    member = _active_member(session, prompt)
-    pulse = _prompt_pulse(session, prompt)
-    if member is None or pulse is None:
-        return
-    shown = pulses.result(session=session, pulse=pulse, now=utcnow())
-    team = directory.get_team(session=session, team_id=pulse.team_id)
-    if not shown.visible or shown.score is None or team is None:
-        return
-    texts_ = _member_texts(member, _prompt_zone(prompt))
-    _ = texts_._
-    lines = [
-        _("Your team lead shares the result of the pulse of {day}.").format(
-            day=texts_.day(pulse.opens_at)
-        ),
-        texts_.ngettext(
-            "{count} member answered.", "{count} members answered.", shown.answers
-        ).format(count=shown.answers),
-        _("Team score: {score} of 7").format(score=format_score(texts_, shown.score))
-        + _trend(texts_, shown.score, shown.previous_score),
-        "",
-        _("To talk about in the team:"),
-        *("• " + _(QUESTIONS[item]) for item in shown.weakest()),
-    ]
-    png = await chart_png(texts_, team, shown)
-    await bot.send_photo(
-        member.telegram_id,
-        png,
-        caption=shorten_caption("\n".join(lines)),
-        filename=CHART_FILENAME,
-    )
-
-
-def shorten_caption(text: str) -> str:
-    """Keeps a caption within Telegram's 1,024 characters (line breaks kept)."""
-    return text if len(text) <= CAPTION_LIMIT else text[: CAPTION_LIMIT - 1] + "…"
-
-
 def build_flow() -> Flow:
     """The pulse: /pulse, answering, and the lead's start, close, result and share."""
     return Flow(
@@ -782,14 +510,3 @@ def build_flow() -> Flow:
         },
         hints={State.ITEM: ITEM_HINT},
     )
-
-
-def renderers() -> dict[str, Renderer]:
-    """The timed prompt kinds of the pulse."""
-    return {
-        pulses.KIND_INVITE: render_invite,
-        pulses.KIND_REMINDER: render_reminder,
-        pulses.KIND_CLOSED: render_closed,
-        pulses.KIND_OPEN: render_open,
-        pulses.KIND_SHARED: render_shared,
-    }
