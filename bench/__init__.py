@@ -1,7 +1,7 @@
 """``make bench``: how fast and how lean stemme is, end to end, in one run.
 
 The unmodified application runs in its own process and talks HTTP to the Bot API
-emulator (``tests/emulator.py``) on loopback; this process plays many members at once.
+emulator (``sandbox/emulator/``) on loopback; this process plays many members at once.
 It measures
 
 1. updates handled per second while members run the whole note flow, next to a bare

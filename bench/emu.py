@@ -9,7 +9,7 @@ at once. Who waits for what is decided by the caller: the bot process's own repo
 (``bench/botproc.py``), or ``expect_reaction`` for a bot that reports nothing
 (``python -m bot run``), which wakes when the bot next calls a method for that chat.
 This uses the emulator's private helpers and wraps its method table per instance, to
-observe calls; ``tests/emulator.py`` itself is unchanged.
+observe calls; ``sandbox/emulator/`` itself is unchanged.
 """
 
 from __future__ import annotations
@@ -20,15 +20,9 @@ import random
 import re
 import time
 
-from tests.emulator import (
-    ApiCall,
-    BotApiEmulator,
-    EmuMessage,
-    EmuUser,
-    Handler,
-    JSONDict,
-    utf16_len,
-)
+from sandbox.emulator import ApiCall, BotApiEmulator, EmuMessage, EmuUser, utf16_len
+from sandbox.emulator.records import Handler
+from sandbox.emulator.wire import JSONDict
 
 TOKEN = "123456:BENCH-TOKEN"
 USERNAME = "stemme_bench_bot"

@@ -42,9 +42,9 @@ from bench.seed import seed_bulk
 from bot.app import build_dispatcher
 from bot.config import Settings
 from bot.prompts import OVERALL_PER_SECOND, Dispatcher
+from sandbox.emulator import BotApiEmulator
 from storage.db import make_engine, utcnow
 from storage.models import Member, Prompt, PromptStatus
-from tests.emulator import BotApiEmulator
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from bench.emu import BenchEmulator, ButtonMissing, find_button
 from bench.seed import Directory, member_name
 from bench.stats import memory_kib
 from bench.throughput import BotProcess
-from tests.emulator import EmuUser
+from sandbox.emulator import EmuUser
 
 ANSWER_TIMEOUT = 120.0
 RESIDENT_BUTTON = re.compile(r"note:res:\d+")

@@ -65,8 +65,8 @@ from bench.throughput import (
     _count_notes,
     bot_environment,
 )
+from sandbox.emulator import EmuUser
 from storage.db import make_engine
-from tests.emulator import EmuUser
 
 logger = logging.getLogger(__name__)
 

@@ -47,10 +47,10 @@ from bench.emu import (
 )
 from bench.seed import MARKERS, NOTE_TEXTS, Directory, member_name
 from bench.stats import Spread, process_cpu_seconds, spread_ms
+from sandbox.emulator import EmuUser
 from storage import crypto
 from storage.db import make_engine
 from storage.models import Note
-from tests.emulator import EmuUser
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from telegram.error import RetryAfter
 from telegram.ext import ExtBot
 
 from bot.prompts import Dispatcher, SendLimiter
+from sandbox.emulator import BotApiEmulator
 from storage import prompts, rhythm
 from storage.models import Member, Prompt, PromptStatus
-from tests.emulator import BotApiEmulator
 from tests.factories import id_of, make_member, make_team
 
 TOKEN = "123456:TEST-TOKEN-dispatcher"

@@ -49,7 +49,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.emulator import BotApiEmulator, parse_html
+from sandbox.emulator import BotApiEmulator, parse_html
 
 TOKEN = "123456:TEST-TOKEN"
 App = Application[Any, Any, Any, Any, Any, Any]

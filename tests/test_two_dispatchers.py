@@ -35,10 +35,10 @@ from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.prompts import DEFAULT_LEASE, Dispatcher, Renderer, SendLimiter
+from sandbox.emulator import BotApiEmulator
 from storage import prompts
 from storage.db import make_engine
 from storage.models import Member, Prompt, PromptStatus
-from tests.emulator import BotApiEmulator
 from tests.factories import id_of, make_member, make_team
 
 # PostgreSQL only: SQLite is one process by design (docs/scheduling.md).

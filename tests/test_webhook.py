@@ -21,10 +21,10 @@ from bot.app import StemmeApplication, build_application
 from bot.config import Settings
 from bot.webhook import SECRET_HEADER, build_asgi, serving, webhook_path
 from flows.core.engine import SERVICES_KEY, Services
+from sandbox.emulator import BotApiEmulator
 from storage import updates
 from storage.db import make_engine
 from storage.migrate import upgrade
-from tests.emulator import BotApiEmulator
 
 TOKEN = "123456:TEST-TOKEN-webhook"
 SECRET = "s3cret_Webhook-token"

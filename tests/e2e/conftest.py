@@ -23,9 +23,9 @@ from bot import polling
 from bot.app import StemmeApplication, build_application
 from bot.cli import main as cli_main
 from bot.config import Settings
+from sandbox.emulator import BotApiEmulator
 from storage.db import make_engine
 from storage.migrate import upgrade
-from tests.emulator import BotApiEmulator
 
 TOKEN = "123456:TEST-TOKEN-e2e"
 BOT_USERNAME = "stemme_test_bot"

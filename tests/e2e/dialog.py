@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flows.core.i18n import texts
-from tests.emulator import BotApiEmulator, EmuUser, Reaction
+from sandbox.emulator import BotApiEmulator, EmuUser, Reaction
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 

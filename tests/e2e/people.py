@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from sandbox.emulator import BotApiEmulator, EmuUser
 from storage.directory import get_member_by_telegram_id
 from storage.models import Member, Note, NoteMarker
 from tests.e2e.conftest import BOT_USERNAME, Admin
-from tests.emulator import BotApiEmulator, EmuUser
 
 LEAD_ID, OMAR_ID, METTE_ID, STRANGER_ID = (
     5_000_000_001,

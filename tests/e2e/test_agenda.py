@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from bot.app import DISPATCHER_KEY, StemmeApplication
 from bot.prompts import Dispatcher
+from sandbox.emulator import BotApiEmulator, EmuMessage, EmuUser
 from storage import agenda, directory, meetings
 from storage import decisions as decisions_store
 from storage.db import require_id, utcnow
@@ -44,7 +45,6 @@ from tests.e2e.people import (
     take_note,
     team_with_residents,
 )
-from tests.emulator import BotApiEmulator, EmuMessage, EmuUser
 
 TZ = ZoneInfo("Europe/Copenhagen")
 AGENDA_TO_MEMBER = "Dagsordenen til næste refleksionsmøde:"

@@ -20,6 +20,7 @@ from bot.app import StemmeApplication
 from flows.core.i18n import texts
 from flows.loop.cases import renderers
 from flows.meetings.agenda import entry_line
+from sandbox.emulator import BotApiEmulator, EmuUser
 from storage import cases
 from storage.agenda import build_agenda
 from storage.db import require_id, utcnow
@@ -48,7 +49,6 @@ from tests.e2e.people import (
     take_note,
     team_with_residents,
 )
-from tests.emulator import BotApiEmulator, EmuUser
 from tests.factories import make_member, make_resident, make_team
 
 SARA_ID = 5_000_000_004

@@ -11,11 +11,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.app import StemmeApplication
+from sandbox.emulator import ApiCall, BotApiEmulator
 from storage import conversations
 from storage.models import ProcessedUpdate
 from tests.e2e.conftest import Admin
 from tests.e2e.people import LEAD_ID, OMAR_ID, team_with_residents
-from tests.emulator import ApiCall, BotApiEmulator
 
 SLOW = 1.5
 

@@ -12,12 +12,12 @@ from sqlmodel import Session, col, select
 
 from bot.app import StemmeApplication
 from flows.core.i18n import texts
+from sandbox.emulator import BotApiEmulator, EmuUser
 from storage import meetings
 from storage.db import utcnow
 from storage.models import Conversation, Dilemma, Member
 from tests.e2e.conftest import Admin
 from tests.e2e.people import LEAD_ID, OMAR_ID, member_of, team_with_residents
-from tests.emulator import BotApiEmulator, EmuUser
 
 TZ = ZoneInfo("Europe/Copenhagen")
 da = texts("da", TZ)._

@@ -33,11 +33,11 @@ from telegram import Bot
 from bot.app import DISPATCHER_KEY, build_application
 from bot.prompts import Dispatcher, Renderer
 from flows.core.i18n import texts
+from sandbox.emulator import BotApiEmulator
 from storage import meetings
 from storage.db import utcnow
 from storage.models import MeetingSeries, Member, Prompt, PromptStatus, Repetition, Role
 from tests.e2e.conftest import e2e_settings, running
-from tests.emulator import BotApiEmulator
 from tests.factories import id_of, make_member, make_team
 
 TZ = ZoneInfo("Europe/Copenhagen")

@@ -27,6 +27,7 @@ from telegram.error import NetworkError, TimedOut
 from bot import metrics
 from bot.app import StemmeApplication, build_application
 from bot.faults import TelegramRequest
+from sandbox.emulator import BotApiEmulator, EmuUser
 from storage import prompts
 from storage.db import utcnow
 from storage.models import Member, Prompt, PromptStatus
@@ -35,7 +36,6 @@ from tests.e2e.conftest import TOKEN, Admin, e2e_settings, running
 from tests.e2e.dialog import texts_in
 from tests.e2e.people import LEAD_ID, OMAR_ID, join, setup_team, staff_invite_code
 from tests.e2e.workers import database_down, polling_bot, webhook_worker
-from tests.emulator import BotApiEmulator, EmuUser
 from tests.factories import id_of, make_member
 
 ALIAS = "Fru H., stue 12"

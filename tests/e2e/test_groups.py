@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from bot.app import StemmeApplication
 from flows.core.i18n import texts
+from sandbox.emulator import BotApiEmulator
 from storage import decisions
 from storage.db import require_id
 from storage.models import TeamChat, Vote
@@ -26,7 +27,6 @@ from tests.e2e.test_decisions import (
     start_case_decision,
     wake,
 )
-from tests.emulator import BotApiEmulator
 
 da = texts("da", ZoneInfo("Europe/Copenhagen"))._
 GROUP_ID = -4_000_000_001

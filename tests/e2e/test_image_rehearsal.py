@@ -33,9 +33,9 @@ import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.emulator import BotApiEmulator
 from storage.crypto import new_key
 from tests.e2e.conftest import BOT_USERNAME, TOKEN
-from tests.emulator import BotApiEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from bot.app import DISPATCHER_KEY, StemmeApplication
 from bot.prompts import Dispatcher
 from flows.core.i18n import texts
+from sandbox.emulator import BotApiEmulator, EmuChat, EmuMessage, EmuUser
 from storage import cases, decisions
 from storage.db import require_id, utcnow
 from storage.models import (
@@ -38,7 +39,6 @@ from tests.e2e.people import (
     staff_invite_code,
     team_with_residents,
 )
-from tests.emulator import BotApiEmulator, EmuChat, EmuMessage, EmuUser
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 SARA_ID = 5_000_000_004

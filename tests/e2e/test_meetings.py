@@ -19,6 +19,7 @@ from bot.app import SCHEDULER_KEY, StemmeApplication
 from bot.scheduler import GENERATE_MEETINGS_JOB
 from flows.meetings import planning
 from flows.meetings.calendar import ICS_FILENAME
+from sandbox.emulator import BotApiEmulator, EmuMessage, EmuUser
 from storage import meetings
 from storage.db import utcnow
 from storage.models import (
@@ -40,7 +41,6 @@ from tests.e2e.people import (
     staff_invite_code,
     team_with_residents,
 )
-from tests.emulator import BotApiEmulator, EmuMessage, EmuUser
 
 TZ = ZoneInfo("Europe/Copenhagen")
 NORA_ID = 5_000_000_011

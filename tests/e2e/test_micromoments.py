@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.app import StemmeApplication
+from sandbox.emulator import BotApiEmulator
 from storage import conversations
 from storage.models import Note, Resident
 from storage.residents import list_residents
@@ -24,7 +25,6 @@ from tests.e2e.people import (
     take_note,
     team_with_residents,
 )
-from tests.emulator import BotApiEmulator
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 

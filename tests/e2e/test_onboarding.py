@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.app import StemmeApplication
+from sandbox.emulator import BotApiEmulator
 from storage import conversations
 from storage.directory import team_members
 from storage.models import Conversation, Member, Resident, Role
@@ -25,7 +26,6 @@ from tests.e2e.people import (
     setup_team,
     staff_invite_code,
 )
-from tests.emulator import BotApiEmulator
 
 
 async def test_a_lead_joins_by_invite_in_danish_and_invites_two_staff(

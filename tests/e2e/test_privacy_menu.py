@@ -13,11 +13,11 @@ from sqlmodel import Session, col, select
 
 from bot.app import StemmeApplication, build_application
 from flows.core.i18n import texts
+from sandbox.emulator import BotApiEmulator, EmuUser
 from storage.directory import get_team
 from storage.models import AuditEntry, Membership, Note, Resident, Role
 from tests.e2e.conftest import Admin, e2e_settings, running
 from tests.e2e.people import LEAD_ID, OMAR_ID, member_of, take_note, team_with_residents
-from tests.emulator import BotApiEmulator, EmuUser
 from tests.factories import make_resident
 
 TZ = ZoneInfo("Europe/Copenhagen")

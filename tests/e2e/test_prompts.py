@@ -12,11 +12,11 @@ from telegram import Bot
 
 from bot.app import DISPATCHER_KEY, build_application
 from bot.prompts import Dispatcher
+from sandbox.emulator import BotApiEmulator
 from storage import prompts
 from storage.db import utcnow
 from storage.models import Member, Prompt, PromptStatus
 from tests.e2e.conftest import e2e_settings, running
-from tests.emulator import BotApiEmulator
 from tests.factories import id_of, make_member
 
 KIND = "test.reminder"

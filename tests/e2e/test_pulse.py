@@ -22,6 +22,7 @@ from bot.cli import main as cli_main
 from bot.prompts import Dispatcher
 from flows.core.i18n import texts
 from flows.safety.chart import ITEM_LABELS
+from sandbox.emulator import BotApiEmulator, EmuMessage, EmuUser
 from storage import decisions
 from storage import pulse as pulses
 from storage.db import utcnow
@@ -38,7 +39,6 @@ from storage.models import (
 )
 from tests.e2e.conftest import TOKEN, Admin, e2e_settings, running
 from tests.e2e.people import join, setup_team, staff_invite_code, team_with_residents
-from tests.emulator import BotApiEmulator, EmuMessage, EmuUser
 from tests.factories import id_of, make_member
 
 T = TypeVar("T")

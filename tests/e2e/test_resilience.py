@@ -10,12 +10,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.app import StemmeApplication
+from sandbox.emulator import BotApiEmulator
 from storage import conversations
 from storage.residents import list_residents
 from tests.e2e.conftest import Admin
 from tests.e2e.dialog import converse, says, texts_in
 from tests.e2e.people import LEAD_ID, OMAR_ID, join, setup_team, staff_invite_code
-from tests.emulator import BotApiEmulator
 
 
 async def test_help_and_cancel_work_from_any_step_in_either_language(

@@ -15,11 +15,11 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from sandbox.emulator import BotApiEmulator
 from storage.residents import list_residents
 from tests.conftest import TEST_DATA_KEY
 from tests.e2e.conftest import BOT_USERNAME, TOKEN, Admin
 from tests.e2e.people import LEAD_ID, join, setup_team
-from tests.emulator import BotApiEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 

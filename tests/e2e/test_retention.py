@@ -12,12 +12,12 @@ from sqlmodel import Session
 
 from bot.app import SCHEDULER_KEY, build_application
 from bot.scheduler import RETENTION_JOB, apply_retention
+from sandbox.emulator import BotApiEmulator
 from storage.db import utcnow
 from storage.directory import get_team
 from storage.models import Note
 from storage.notes import add_note
 from tests.e2e.conftest import e2e_settings, running
-from tests.emulator import BotApiEmulator
 from tests.factories import id_of, make_member, make_resident
 
 TZ = ZoneInfo("Europe/Copenhagen")

@@ -24,6 +24,7 @@ from bot.prompts import Dispatcher
 from bot.scheduler import PLAN_RHYTHM_EVERY, PLAN_RHYTHM_JOB, plan_rhythm
 from flows.core.i18n import texts
 from flows.team.rhythm import parse_dates, tomorrow_morning
+from sandbox.emulator import BotApiEmulator, EmuUser
 from storage import prompts, rhythm
 from storage.db import utcnow
 from storage.models import (
@@ -37,7 +38,6 @@ from storage.models import (
 )
 from tests.e2e.conftest import Admin
 from tests.e2e.people import LEAD_ID, OMAR_ID, member_of, take_note, team_with_residents
-from tests.emulator import BotApiEmulator, EmuUser
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 T = TypeVar("T")

@@ -10,8 +10,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import NetworkError, TimedOut
 
 from bot.transport import NOT_SENT, AiohttpRequest
+from sandbox.emulator import BotApiEmulator
 from tests.e2e.conftest import TOKEN
-from tests.emulator import BotApiEmulator
 
 
 async def test_messages_with_buttons_and_uploaded_files_arrive_as_sent(

@@ -23,12 +23,12 @@ from sqlalchemy import func, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from sandbox.emulator import BotApiEmulator
 from storage.crypto import new_key
 from storage.db import utcnow
 from storage.models import Prompt, PromptStatus
 from tests.e2e.conftest import BOT_USERNAME, TOKEN
 from tests.e2e.prompt_bot import KIND
-from tests.emulator import BotApiEmulator
 from tests.factories import id_of, make_member, make_team
 
 pytestmark = pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session, func, select
 
 from bot.webhook import max_connections
+from sandbox.emulator import BotApiEmulator
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.models import Conversation, Note, ProcessedUpdate
@@ -33,7 +34,6 @@ from tests.conftest import TEST_DATA_KEY, _with_search_path
 from tests.e2e.conftest import TOKEN, Admin
 from tests.e2e.people import OMAR_ID, notes_of, take_note, team_with_residents
 from tests.e2e.workers import SECRET, free_port, webhook_worker
-from tests.emulator import BotApiEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 

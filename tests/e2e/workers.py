@@ -20,9 +20,9 @@ from bot.app import StemmeApplication, build_application
 from bot.config import Settings
 from bot.webhook import build_asgi, webhook_path
 from flows.core.engine import SERVICES_KEY, Services
+from sandbox.emulator import BotApiEmulator
 from storage.db import make_engine
 from tests.e2e.conftest import e2e_settings
-from tests.emulator import BotApiEmulator
 
 SECRET = "e2e_webhook-Secret"
 PATH = "/telegram/webhook"
