@@ -8,7 +8,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,30 @@ PING_AFTER_IDLE = 10.0
 _USED_AT = "stemme.used_at"
 
 
+# How far the sandbox's fast-forward (sandbox/clock.py) has moved this process's clock.
+# Only the sandbox moves it; `stemme run` has no way to, so in production it stays zero.
+_clock_ahead = timedelta(0)
+
+
 def utcnow() -> datetime:
     """Returns the current time as an aware UTC datetime."""
-    return datetime.now(UTC)
+    return datetime.now(UTC) + _clock_ahead
+
+
+def move_clock_ahead(delta: timedelta) -> timedelta:
+    """Moves :func:`utcnow` forward by ``delta`` (never back); returns how far ahead it is
+    now. The sandbox's fast-forward: nothing in ``stemme run`` calls it."""
+    global _clock_ahead
+    if delta < timedelta(0):
+        raise ValueError("the clock only moves forward")
+    _clock_ahead += delta
+    return _clock_ahead
+
+
+def reset_clock() -> None:
+    """Puts :func:`utcnow` back on real time (tests, and a sandbox that starts over)."""
+    global _clock_ahead
+    _clock_ahead = timedelta(0)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

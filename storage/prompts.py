@@ -161,6 +161,21 @@ def claim_due(
     return claimed
 
 
+def next_pending(
+    *, session: Session, after: datetime, team_id: int | None = None, kinds: Collection[str] = ()
+) -> Prompt | None:
+    """The first pending prompt due after ``after`` (of a team, of some kinds), if any: where
+    the sandbox's fast-forward stops next."""
+    statement = select(Prompt).where(
+        col(Prompt.status) == PromptStatus.PENDING, col(Prompt.due_at) > after
+    )
+    if team_id is not None:
+        statement = statement.where(col(Prompt.team_id) == team_id)
+    if kinds:
+        statement = statement.where(col(Prompt.kind).in_(list(kinds)))
+    return session.exec(statement.order_by(col(Prompt.due_at), col(Prompt.id)).limit(1)).first()
+
+
 def mark_sent(*, session: Session, prompt_id: int, worker: str, now: datetime) -> bool:
     """Marks a prompt this worker claimed as sent; False if it no longer holds the claim."""
     return _finish(
