@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from storage import crypto
-from storage.db import make_engine
+from storage.db import make_engine, reset_clock
 from storage.migrate import upgrade
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -64,6 +64,14 @@ def data_key(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("STEMME_DATA_KEY", TEST_DATA_KEY)
     crypto.configure([TEST_DATA_KEY])
     return TEST_DATA_KEY
+
+
+@pytest.fixture(autouse=True)
+def real_time() -> Iterator[None]:
+    """Every test starts and ends on real time, whatever a sandbox test moved ahead."""
+    reset_clock()
+    yield
+    reset_clock()
 
 
 @pytest.fixture(scope="session")
