@@ -210,3 +210,17 @@ async def _post_shutdown(application: StemmeApplication) -> None:
     await dispatcher.bot.shutdown()
     services.engine.dispose()
     logger.info("Bot stopped")
+
+
+async def stop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stops a started application and runs its ``post_stop`` (as ``run_polling`` does)."""
+    await application.stop()
+    if application.post_stop:
+        await application.post_stop(application)
+
+
+async def shut_down(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Shuts an initialized application down and runs its ``post_shutdown``."""
+    await application.shutdown()
+    if application.post_shutdown:
+        await application.post_shutdown(application)

@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Session
+
 from bot.cli_common import (
     EXIT_OK,
     EXIT_USAGE,
@@ -26,7 +28,7 @@ from flows.core.i18n import Texts
 from flows.privacy.report import resident_pdf
 from storage import audit, crypto, privacy
 from storage.directory import get_member, get_member_by_telegram_id
-from storage.models import Member
+from storage.models import Member, Resident
 
 ACTOR = "cli"
 
@@ -202,15 +204,7 @@ def cmd_export(args: argparse.Namespace, context: Context) -> int:
     if not out.is_dir():
         raise CommandFailed(t._("The folder {folder} does not exist.").format(folder=out))
     with command_session(context) as session:
-        team = team_named(context, session, args.team)
-        assert team.id is not None
-        resident = privacy.find_resident(session=session, team_id=team.id, alias=args.resident)
-        if resident is None:
-            raise CommandFailed(
-                t._("{team} has no resident called {alias}.").format(
-                    team=team.name, alias=args.resident
-                )
-            )
+        resident = _resident_named(context, session, args.team, args.resident)
         exported = privacy.export_resident(session=session, resident=resident, actor=ACTOR)
     stem = f"stemme-{_slug(resident.alias)}-{exported['exported_at'][:10]}"
     json_path = out / f"{stem}.json"
@@ -226,6 +220,20 @@ def cmd_export(args: argparse.Namespace, context: Context) -> int:
     return EXIT_OK
 
 
+def _resident_named(context: Context, session: Session, team_name: str, alias: str) -> Resident:
+    """The resident with this alias in the team an administrator named, or a clear failure."""
+    team = team_named(context, session, team_name)
+    assert team.id is not None
+    resident = privacy.find_resident(session=session, team_id=team.id, alias=alias)
+    if resident is None:
+        raise CommandFailed(
+            context.t._("{team} has no resident called {alias}.").format(
+                team=team.name, alias=alias
+            )
+        )
+    return resident
+
+
 def cmd_erase_resident(args: argparse.Namespace, context: Context) -> int:
     """Erases one resident."""
     t = context.t
@@ -233,15 +241,7 @@ def cmd_erase_resident(args: argparse.Namespace, context: Context) -> int:
         context.note(t._("Erasing cannot be undone. Add --yes to erase."))
         return EXIT_USAGE
     with command_session(context) as session:
-        team = team_named(context, session, args.team)
-        assert team.id is not None
-        resident = privacy.find_resident(session=session, team_id=team.id, alias=args.resident)
-        if resident is None:
-            raise CommandFailed(
-                t._("{team} has no resident called {alias}.").format(
-                    team=team.name, alias=args.resident
-                )
-            )
+        resident = _resident_named(context, session, args.team, args.resident)
         erased = privacy.erase_resident(session=session, resident=resident, actor=ACTOR)
     context.emit({"erased": erased.counts})
     context.say(t._("Erased: {counts}").format(counts=_counts(erased.counts)))

@@ -42,7 +42,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tim
 from telegram.ext import Application
 
 from bot import health, logs, memory
-from bot.app import build_application
+from bot.app import build_application, shut_down, stop
 from bot.config import Settings, parse_listen
 from flows.core.engine import DELIVERY, Delivery
 from storage.db import STEPS_AT_ONCE
@@ -187,13 +187,9 @@ async def running(application: AnyApplication, **options: Any) -> Any:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await application.stop()
-            if application.post_stop:
-                await application.post_stop(application)
+            await stop(application)
     finally:
-        await application.shutdown()
-        if application.post_shutdown:
-            await application.post_shutdown(application)
+        await shut_down(application)
 
 
 async def serve(application: AnyApplication, *, listen: str | None) -> None:

@@ -68,6 +68,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
 from bot import health, logs, memory, metrics
+from bot.app import shut_down, stop
 from bot.config import DEFAULT_LISTEN, Settings, parse_listen
 from flows.core.engine import DELIVERY, SERVICES_KEY, Delivery, Services
 from storage.db import STEPS_AT_ONCE
@@ -208,13 +209,9 @@ async def serving(
                 logger.info("Webhook set; receiving updates on %s", webhook_path(webhook_url))
             yield
         finally:
-            await application.stop()
-            if application.post_stop:
-                await application.post_stop(application)
+            await stop(application)
     finally:
-        await application.shutdown()
-        if application.post_shutdown:
-            await application.post_shutdown(application)
+        await shut_down(application)
 
 
 def build_asgi(
