@@ -28,13 +28,7 @@ from flows.loop.decision_views import (
 )
 from storage import decisions, directory
 from storage.db import require_id, utcnow
-from storage.models import (
-    Decision,
-    DecisionStatus,
-    Member,
-    Prompt,
-    Role,
-)
+from storage.models import Decision, DecisionStatus, Member, Prompt, Role
 
 logger = logging.getLogger(__name__)
 

@@ -18,14 +18,7 @@ from flows.core.i18n import N_, Texts
 from flows.core.pickers import shorten
 from storage import decisions, directory
 from storage.db import require_id
-from storage.models import (
-    CheckinAnswer,
-    Decision,
-    DecisionStatus,
-    Prompt,
-    Proposal,
-    TrialAction,
-)
+from storage.models import CheckinAnswer, Decision, DecisionStatus, Prompt, Proposal, TrialAction
 from storage.residents import get_team_resident
 
 logger = logging.getLogger(__name__)
