@@ -21,7 +21,7 @@ from flows.core import guard
 from flows.core.engine import SERVICES_KEY, Renderer, Router, Services, StemmeContext, register
 from flows.core.i18n import LANGUAGES, texts
 from flows.core.menu import set_default_menus
-from flows.loop import cases, decisions, groups
+from flows.loop import cases, decision_notices, decisions, groups
 from flows.meetings import agenda, dilemmas, planning
 from flows.moments import browse, micromoment
 from flows.privacy import overview
@@ -88,7 +88,7 @@ def build_renderers(tz: ZoneInfo) -> dict[str, Renderer]:
         planning.renderers(),
         rhythm.renderers(tz),
         cases.renderers(),
-        decisions.renderers(),
+        decision_notices.renderers(),
         pulse_notices.renderers(),
         dilemmas.renderers(),
     ):

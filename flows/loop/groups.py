@@ -24,7 +24,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from flows.core.engine import END, Flow, StemmeContext
-from flows.loop.decisions import press_vote
+from flows.loop.voting import press_vote
 from storage import decisions
 from storage.db import require_id, utcnow
 

@@ -43,8 +43,8 @@ from flows.core.engine import END, Flow, Renderer, States, StemmeContext, alert,
 from flows.core.guard import stale_button
 from flows.core.i18n import N_, Texts, texts
 from flows.core.pickers import shorten
-from flows.loop.cases import agenda_line as case_agenda_line
-from flows.loop.decisions import decision_markup
+from flows.loop.case_views import agenda_line as case_agenda_line
+from flows.loop.decision_views import decision_markup
 from flows.meetings.dilemmas import agenda_line as dilemma_agenda_line
 from flows.moments.micromoment import marker_label
 from storage import agenda as store

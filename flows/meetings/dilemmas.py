@@ -26,7 +26,7 @@ from flows.core.engine import END, Flow, Renderer, States, StemmeContext, alert,
 from flows.core.guard import leads_only, stale_button
 from flows.core.i18n import N_, Texts
 from flows.core.pickers import shorten
-from flows.loop.decisions import decision_markup
+from flows.loop.decision_views import decision_markup
 from storage import decisions, directory
 from storage import dilemmas as dilemma_store
 from storage.agenda import Agenda, AgendaEntry

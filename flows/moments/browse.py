@@ -25,7 +25,7 @@ from flows.core.engine import END, Flow, States, StemmeContext, alert, respond
 from flows.core.guard import stale_button
 from flows.core.i18n import N_, Texts
 from flows.core.pickers import confirm_buttons, resident_buttons, shorten, too_long_prompt
-from flows.loop.decisions import approach_lines
+from flows.loop.decision_views import approach_lines
 from flows.moments.micromoment import FREE_TEXT, marker_label, note_keyboard, tidy
 from storage.directory import get_member
 from storage.models import NOTE_MAX_LENGTH, Marker, Note

@@ -31,7 +31,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from flows.core.engine import END, Flow, States, StemmeContext, alert, respond
 from flows.core.guard import leads_only, stale_button
 from flows.core.i18n import N_, Texts
-from flows.loop.decisions import decision_markup
+from flows.loop.decision_views import decision_markup
 from flows.safety.result import CHART_FILENAME, STATEMENTS, chart_png, result_text
 from storage import decisions
 from storage import pulse as pulses

@@ -334,7 +334,7 @@ async def test_bad_input_during_listening_loses_nothing(
             kind=CaseKind.CONVERSATION,
         )
         session.commit()
-    caplog.set_level(logging.INFO, logger="flows.loop.cases")
+    caplog.set_level(logging.INFO, logger="flows.loop.case_views")
     for forged in ("view", "decide", "close", "back", "persp"):
         reaction = await lise.press_data(f"case:{forged}:{other_case.id}")
         assert reaction.alert == "Den knap er ikke længere aktiv. Intet blev ændret."
