@@ -1,0 +1,1 @@
+"""The sandbox: stemme without Telegram, for trying it in a browser."""
