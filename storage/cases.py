@@ -145,6 +145,20 @@ def open_case_of_resident(*, session: Session, resident_id: int) -> ResidentCase
     return case
 
 
+def resident_cases(*, session: Session, team_id: int, resident_id: int) -> list[ResidentCase]:
+    """The team's cases of one resident, open and closed, by number (first round first)."""
+    return list(
+        session.exec(
+            select(ResidentCase)
+            .where(
+                col(ResidentCase.team_id) == team_id,
+                col(ResidentCase.resident_id) == resident_id,
+            )
+            .order_by(col(ResidentCase.number))
+        ).all()
+    )
+
+
 def latest_decision(*, session: Session, case_id: int) -> Decision | None:
     """The case's newest decision (highest iteration, then newest), withdrawn ones too."""
     return decisions.latest_decision(session=session, origin=DECISION_ORIGIN, origin_id=case_id)

@@ -102,6 +102,24 @@ def cancel(*, session: Session, key_prefix: str) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of a DELETE
 
 
+def settle_past(*, session: Session, team_id: int, until: datetime) -> int:
+    """Marks the team's pending prompts due at or before ``until`` as sent at their due
+    time, and returns how many. For a history written after the fact (the sandbox's
+    seeded care home): what the bot would have sent then counts as sent, instead of
+    arriving all at once when the bot starts."""
+    result = session.execute(
+        update(Prompt)
+        .where(
+            col(Prompt.team_id) == team_id,
+            col(Prompt.status) == PromptStatus.PENDING,
+            col(Prompt.due_at) <= until,
+        )
+        .values(status=PromptStatus.SENT, sent_at=col(Prompt.due_at))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+
+
 def claim_due(
     *,
     session: Session,

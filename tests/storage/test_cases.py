@@ -561,3 +561,21 @@ def test_another_teams_case_answers_and_perspectives_are_not_found(session: Sess
         )
     assert {p.payload["tz"] for p in session.exec(select(Prompt))} == {"UTC"}
     assert others
+
+
+def test_a_residents_cases_are_listed_by_number_closed_ones_too(session: Session) -> None:
+    team_id, lead, listener, _others, resident_id = _team(session)
+    first = _start(session, team_id, resident_id, listener)
+    cases.close_case(session=session, case=first, member_id=lead, reason=CaseCloseReason.SETTLED)
+    second = _start(session, team_id, resident_id, listener)
+    other_team = make_team(session=session)
+    session.commit()
+
+    listed = cases.resident_cases(session=session, team_id=team_id, resident_id=resident_id)
+    assert [(case.id, case.number) for case in listed] == [(first.id, 1), (second.id, 2)]
+    assert (
+        cases.resident_cases(
+            session=session, team_id=require_id(other_team), resident_id=resident_id
+        )
+        == []
+    )

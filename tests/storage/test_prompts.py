@@ -317,3 +317,30 @@ def test_two_workers_claim_each_of_1000_due_prompts_exactly_once(
     assert {prompt_id: worker for prompt_id, worker in rows} == {
         prompt_id: worker for worker, ids in claims.items() for prompt_id in ids
     }
+
+
+def test_settling_the_past_marks_a_teams_due_prompts_sent_and_leaves_the_rest(
+    session: Session,
+) -> None:
+    team_id, member_id = _team_and_member(session)
+    other_team, _other_member = _team_and_member(session)
+    past = _schedule(session, team_id, "past", due_at=NOW - timedelta(days=2))
+    boundary = _schedule(session, team_id, "boundary", due_at=NOW)
+    future = _schedule(session, team_id, "future", due_at=NOW + timedelta(hours=1))
+    elsewhere = _schedule(session, other_team, "elsewhere", due_at=NOW - timedelta(days=1))
+    session.commit()
+
+    assert prompts.settle_past(session=session, team_id=team_id, until=NOW) == 2
+    session.commit()
+
+    stored = {
+        prompt.dedupe_key: (prompt.status, prompt.sent_at)
+        for prompt in session.exec(select(Prompt).execution_options(populate_existing=True))
+    }
+    assert stored[past.dedupe_key] == (PromptStatus.SENT, NOW - timedelta(days=2))
+    assert stored[boundary.dedupe_key] == (PromptStatus.SENT, NOW)
+    assert stored[future.dedupe_key] == (PromptStatus.PENDING, None)
+    assert stored[elsewhere.dedupe_key] == (PromptStatus.PENDING, None)
+    # What was settled is never sent; the rest is claimed as usual.
+    claimed = _claim(session, now=NOW + timedelta(hours=2))
+    assert claimed == [id_of_prompt(elsewhere), id_of_prompt(future)]
