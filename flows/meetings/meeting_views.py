@@ -89,10 +89,12 @@ def parse_when(text: str, *, today: date) -> tuple[date, time | None]:
 
 
 def zone_of(context: StemmeContext) -> ZoneInfo:
+    """The zone meetings are planned and shown in (``STEMME_TIMEZONE``)."""
     return context.services.settings.tz
 
 
 def local_now(context: StemmeContext) -> datetime:
+    """The flow's clock in that zone."""
     return clock().astimezone(zone_of(context))
 
 
@@ -102,10 +104,12 @@ def weekday_name(texts: Texts, day: date) -> str:
 
 
 def repetition_label(texts: Texts, value: str) -> str:
+    """How a series repeats, e.g. "Hver uge"."""
     return texts._(REPETITION_LABELS.get(Repetition(value), REPETITION_LABELS[Repetition.NONE]))
 
 
 def minutes_label(texts: Texts, minutes: int) -> str:
+    """A meeting's length, e.g. "45 min."."""
     return texts._("{minutes} min").format(minutes=minutes)
 
 
@@ -118,6 +122,7 @@ def meeting_title(texts: Texts, team_name: str) -> str:
 
 
 def team_id_of(context: StemmeContext) -> int:
+    """The id of the member's current team."""
     _member, _membership, team = context.require_member()
     return require_id(team)
 
@@ -143,6 +148,7 @@ def occurrence_from_button(
 
 
 def series_from_button(context: StemmeContext) -> MeetingSeries | None:
+    """The series named by the button, within the lead's team and not cancelled."""
     assert context.matches
     series = meetings.get_team_series(
         session=context.session,
