@@ -20,7 +20,8 @@ from flows.meetings.calendar import (
     meeting_uid,
     meetings_ics,
 )
-from flows.meetings.planning import NotUnderstood, parse_time, parse_when, render_notice
+from flows.meetings.invitations import render_notice
+from flows.meetings.meeting_views import NotUnderstood, parse_time, parse_when
 from storage import meetings
 from storage.db import require_id
 from storage.models import MeetingOccurrence, Membership, Prompt, Repetition, Role

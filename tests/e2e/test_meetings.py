@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from bot.app import SCHEDULER_KEY, StemmeApplication
 from bot.scheduler import GENERATE_MEETINGS_JOB
-from flows.meetings import planning
+from flows.meetings import meeting_views
 from flows.meetings.calendar import ICS_FILENAME
 from sandbox.emulator import BotApiEmulator, EmuMessage, EmuUser
 from storage import meetings
@@ -380,7 +380,7 @@ async def test_a_forged_button_for_another_teams_meeting_changes_nothing(
     [(other_series, other_occurrences)] = _series(e2e_engine)
     target = other_occurrences[0]
     await lise.send("/meeting")
-    caplog.set_level(logging.WARNING, logger="flows.meetings.planning")
+    caplog.set_level(logging.WARNING, logger="flows.meetings.meeting_views")
 
     for data in (
         f"mtg:cancel!:{target.id}",
@@ -450,7 +450,7 @@ async def test_on_a_controlled_clock_24_11_is_read_and_a_weekly_meeting_keeps_14
     _team_id, lise, _omar = await team_with_residents(emulator, admin)
     # Monday 22 March 2027; summer time starts on Sunday 28 March.
     monkeypatch.setattr(
-        planning,
+        meeting_views,
         "clock",
         lambda: datetime(2027, 3, 22, 10, tzinfo=TZ).astimezone(UTC),
     )
@@ -488,7 +488,7 @@ async def test_on_a_controlled_clock_24_11_is_read_and_a_weekly_meeting_keeps_14
 
     # "24/11 14:00" typed in November 2027 is 24 November 2027 (winter: 13:00Z).
     monkeypatch.setattr(
-        planning,
+        meeting_views,
         "clock",
         lambda: datetime(2027, 11, 10, 9, tzinfo=TZ).astimezone(UTC),
     )
