@@ -81,7 +81,7 @@ class SandboxChat:
         self.fast_forward = fast_forward
         self.engine = engine or (fast_forward.engine if fast_forward else None)
         self.language = personas[0].language if personas else "da"
-        self._versions: dict[int, tuple[int, list[EmuMessage]]] = {}
+        self._versions: dict[int, tuple[int, list[EmuMessage], int]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @classmethod
@@ -125,15 +125,33 @@ class SandboxChat:
         return self.emulator.chat(persona.chat_id)
 
     def version(self, chat: EmuChat) -> int:
-        """A number that grows whenever the chat's messages change (new, edited, deleted)."""
+        """A number that grows whenever the chat changes: a message new, edited or deleted,
+        or a button's answer (a notice)."""
         current = chat.chat_messages()
-        number, seen = self._versions.get(chat.id, (0, []))
-        if len(seen) != len(current) or any(
-            a is not b for a, b in zip(seen, current, strict=True)
-        ):
+        notices = len(self.notices(chat))
+        number, seen, seen_notices = self._versions.get(chat.id, (0, [], 0))
+        same = len(seen) == len(current) and all(
+            a is b for a, b in zip(seen, current, strict=True)
+        )
+        if not same or notices != seen_notices:
             number += 1
-            self._versions[chat.id] = (number, current)
+            self._versions[chat.id] = (number, current, notices)
         return number
+
+    def notices(self, chat: EmuChat) -> list[dict[str, Any]]:
+        """The bot's answers with a text to buttons pressed in the chat (Telegram shows them
+        as a toast or an alert), oldest first."""
+        queries = {
+            str(update["callback_query"]["id"])
+            for update in self.emulator.updates
+            if "callback_query" in update
+            and update["callback_query"].get("message", {}).get("chat", {}).get("id") == chat.id
+        }
+        return [
+            {"id": query_id, "text": str(answer["text"]), "alert": bool(answer.get("show_alert"))}
+            for query_id, answer in self.emulator.callback_answers.items()
+            if query_id in queries and answer.get("text")
+        ]
 
     async def wait_for_change(self, chat: EmuChat, after: int, seconds: float) -> int:
         """Waits until the chat's version differs from ``after`` or ``seconds`` pass."""
@@ -248,7 +266,9 @@ async def get_messages(request: web.Request) -> web.Response:
     version = chat.version(target)
     if after is not None and after == version:
         version = await chat.wait_for_change(target, after, FEED_WAIT)
-    return web.json_response(chat_view(target, bot_name=chat.bot_name, version=version))
+    view = chat_view(target, bot_name=chat.bot_name, version=version)
+    view["notices"] = chat.notices(target)[-5:]
+    return web.json_response(view)
 
 
 async def send_text(request: web.Request) -> web.Response:

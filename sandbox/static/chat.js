@@ -15,6 +15,12 @@ const state = {
   recorder: null,
 };
 
+const ICONS = {
+  download:
+    '<svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true"><path fill="currentColor" ' +
+    'd="M11 4h2v9.2l3.6-3.6 1.4 1.4-6 6-6-6 1.4-1.4 3.6 3.6z M5 18h14v2H5z"/></svg>',
+};
+
 const $ = (id) => document.getElementById(id);
 const t = (key) => state.texts[key] || key;
 
@@ -200,10 +206,20 @@ function render(view) {
   }
   if (!view.messages.length) box.appendChild(el("div", "empty", t("empty_chat")));
   renderReplyKeyboard(view.reply_keyboard);
+  showNotices(view.notices || [], !renderedOnce.has(view.chat_id));
   if (atBottom || !renderedOnce.has(view.chat_id)) box.scrollTop = box.scrollHeight;
   renderedOnce.add(view.chat_id);
 }
 const renderedOnce = new Set();
+const shownNotices = new Set();
+
+function showNotices(notices, firstLoad) {
+  for (const notice of notices) {
+    if (shownNotices.has(notice.id)) continue;
+    shownNotices.add(notice.id);
+    if (!firstLoad) toast(notice.text);
+  }
+}
 
 function renderMessage(message) {
   const wrap = el("div", "msg " + (message.from_bot ? "in" : "out"));
@@ -241,7 +257,9 @@ function renderDocument(doc) {
   link.href = doc.url;
   link.download = doc.name;
   link.title = t("download");
-  link.appendChild(el("div", "icon", "⬇"));
+  const icon = el("div", "icon");
+  icon.innerHTML = ICONS.download; // a constant below, not data
+  link.appendChild(icon);
   const info = el("div");
   info.appendChild(el("div", "fname", doc.name));
   info.appendChild(el("div", "fsize", formatSize(doc.size)));
