@@ -263,6 +263,11 @@ class EmulatorBase:
             wait = deadline - now if busy or undelivered else settle - (now - last)
             await self._wait_change(min(wait, deadline - now))
 
+    async def wait_for_change(self, seconds: float) -> None:
+        """Waits until anything changes (a call, a message, an update, a delivery) or
+        ``seconds`` pass; the sandbox's web chat long-polls with it."""
+        await self._wait_change(seconds)
+
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
