@@ -22,7 +22,7 @@ from flows.core.engine import SERVICES_KEY, Renderer, Router, Services, StemmeCo
 from flows.core.i18n import LANGUAGES, texts
 from flows.core.menu import set_default_menus
 from flows.loop import cases, decision_notices, decisions, groups
-from flows.meetings import agenda, dilemmas, invitations, planning
+from flows.meetings import agenda, agenda_notices, dilemmas, invitations, planning
 from flows.moments import browse, micromoment
 from flows.privacy import overview
 from flows.safety import notices as pulse_notices
@@ -84,7 +84,7 @@ def build_renderers(tz: ZoneInfo) -> dict[str, Renderer]:
     in prompts are shown in ``tz``."""
     registry: dict[str, Renderer] = {}
     for kinds in (
-        agenda.renderers(tz),
+        agenda_notices.renderers(tz),
         invitations.renderers(),
         rhythm.renderers(tz),
         cases.renderers(),
