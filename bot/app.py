@@ -27,7 +27,7 @@ from flows.moments import browse, micromoment
 from flows.privacy import overview
 from flows.safety import notices as pulse_notices
 from flows.safety import pulse
-from flows.team import admin, members, onboarding, residents, rhythm, settings
+from flows.team import admin, members, onboarding, residents, rhythm, rhythm_notices, settings
 from storage import crypto, updates
 from storage.db import make_engine, session_scope, utcnow
 from storage.models import Prompt
@@ -86,7 +86,7 @@ def build_renderers(tz: ZoneInfo) -> dict[str, Renderer]:
     for kinds in (
         agenda_notices.renderers(tz),
         invitations.renderers(),
-        rhythm.renderers(tz),
+        rhythm_notices.renderers(tz),
         cases.renderers(),
         decision_notices.renderers(),
         pulse_notices.renderers(),
