@@ -22,12 +22,12 @@ from flows.core.engine import SERVICES_KEY, Renderer, Router, Services, StemmeCo
 from flows.core.i18n import LANGUAGES, texts
 from flows.core.menu import set_default_menus
 from flows.loop import cases, decision_notices, decisions, groups
-from flows.meetings import agenda, dilemmas, invitations, planning
+from flows.meetings import agenda, agenda_notices, dilemmas, invitations, planning
 from flows.moments import browse, micromoment
 from flows.privacy import overview
 from flows.safety import notices as pulse_notices
 from flows.safety import pulse
-from flows.team import admin, members, onboarding, residents, rhythm, settings
+from flows.team import admin, members, onboarding, residents, rhythm, rhythm_notices, settings
 from storage import crypto, updates
 from storage.db import make_engine, session_scope, utcnow
 from storage.models import Prompt
@@ -84,9 +84,9 @@ def build_renderers(tz: ZoneInfo) -> dict[str, Renderer]:
     in prompts are shown in ``tz``."""
     registry: dict[str, Renderer] = {}
     for kinds in (
-        agenda.renderers(tz),
+        agenda_notices.renderers(tz),
         invitations.renderers(),
-        rhythm.renderers(tz),
+        rhythm_notices.renderers(tz),
         cases.renderers(),
         decision_notices.renderers(),
         pulse_notices.renderers(),

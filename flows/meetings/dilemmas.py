@@ -212,7 +212,7 @@ def dilemma_text(texts_: Texts, dilemma: Dilemma, author: str | None) -> str:
 
 def agenda_line(session: Session, texts_: Texts, entry: AgendaEntry, agenda: Agenda) -> str:
     """A dilemma on a meeting's agenda: number, "anonymous" or the author, and the start of
-    its text (for ``flows.meetings.agenda.ENTRY_LINES``)."""
+    its text (for ``flows.meetings.agenda_views.ENTRY_LINES``)."""
     del agenda
     dilemma = session.get(Dilemma, entry.ref_id)
     if dilemma is None:

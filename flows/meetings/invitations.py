@@ -128,5 +128,5 @@ async def render_notice(bot: Bot, prompt: Prompt, session: Session) -> None:
 
 def renderers() -> dict[str, Renderer]:
     """The timed prompt kinds this flow sends: the notices of new, moved and cancelled
-    meetings (the reminders belong to flows.meetings.agenda)."""
+    meetings (the reminders belong to flows.meetings.agenda_notices)."""
     return {KIND_INVITATION: render_notice}

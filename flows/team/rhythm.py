@@ -12,9 +12,10 @@ flowchart TD
     F -->|lead: month| T[rhythm.focus_text: the focus] --> F
 ```
 Every button carries ids that are checked again (the team the member works in now, an
-absence they may remove). Prompts, planned by ``storage.rhythm.plan`` and sent by the
-dispatcher: ``shift.handover`` (the previous shift's micro-moments, one message, nothing
-when there were none), ``shift.end_nudge`` and ``team.monthly_focus``.
+absence they may remove). Its timed prompts (rhythm_notices.py), planned by
+``storage.rhythm.plan`` and sent by the dispatcher: ``shift.handover`` (the previous
+shift's micro-moments, one message, nothing when there were none), ``shift.end_nudge``
+and ``team.monthly_focus``.
 """
 
 from __future__ import annotations
@@ -24,28 +25,18 @@ import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
-from sqlmodel import Session
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from flows.core.engine import END, Flow, Renderer, States, StemmeContext, respond
+from flows.core.engine import END, Flow, States, StemmeContext, respond
 from flows.core.guard import leads_only, stale_button
-from flows.core.i18n import N_, Texts, texts
-from flows.core.pickers import shorten
-from flows.moments.micromoment import BUTTON_LABEL, FREE_TEXT, marker_label, note_keyboard
+from flows.core.i18n import N_, Texts
+from flows.moments.micromoment import FREE_TEXT
+from flows.team.rhythm_notices import month_name
 from storage import rhythm
 from storage.cpr import CprNumberRefused
 from storage.db import require_id, utcnow
-from storage.models import (
-    FOCUS_MAX_LENGTH,
-    Absence,
-    AbsenceKind,
-    MonthlyFocus,
-    Prompt,
-    Shift,
-    Team,
-)
+from storage.models import FOCUS_MAX_LENGTH, Absence, AbsenceKind, Shift, Team
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +46,6 @@ SHIFT_LABELS: dict[Shift, str] = {
     Shift.NIGHT: N_("Night"),
 }
 FOCUS_MONTHS = 3  # this month and the next two
-EXCERPT_LENGTH = 90
-HANDOVER_NOTES = 12
 # Before this hour "tomorrow morning" is the morning that is coming (on a night shift).
 SMALL_HOURS_END = 4
 PRIVATE = filters.ChatType.PRIVATE
@@ -108,10 +97,6 @@ def _confirm(
         await respond(update, text, markup)
 
     context.after_commit(answer)
-
-
-def _month_name(texts: Texts, month: date) -> str:
-    return format_date(month, "LLLL yyyy", locale=texts.babel_locale)
 
 
 # ------------------------------------------------------------------ /me
@@ -550,7 +535,7 @@ async def show_focus(update: Update, context: StemmeContext) -> str | None:
     for offset in range(FOCUS_MONTHS):
         month = rhythm.add_months(this_month, offset)
         focus = rhythm.get_focus(session=context.session, team_id=require_id(team), month=month)
-        name = _month_name(context.texts, month)
+        name = month_name(context.texts, month)
         if focus is not None:
             lines.append(_("Focus for {month}: {focus}").format(month=name, focus=focus.text))
         elif offset == 0:
@@ -588,7 +573,7 @@ async def choose_month(update: Update, context: StemmeContext) -> str | None:
         _(
             "Write the team's focus for {month}, in a few words (at most {limit} characters), "
             'e.g. "Calm mealtimes". (/cancel to stop)'
-        ).format(month=_month_name(context.texts, month), limit=FOCUS_MAX_LENGTH),
+        ).format(month=month_name(context.texts, month), limit=FOCUS_MAX_LENGTH),
     )
     return State.FOCUS_TEXT
 
@@ -628,7 +613,7 @@ async def typed_focus(update: Update, context: StemmeContext) -> str | None:
     tz = _tz(context)
     due = rhythm.focus_due(session=context.session, team_id=require_id(team), month=month, tz=tz)
     _replan(context, team)
-    name = _month_name(context.texts, month)
+    name = month_name(context.texts, month)
     if due > utcnow():
         after = _("Everyone in the team gets it on {when}.").format(when=context.texts.when(due))
     else:
@@ -642,127 +627,6 @@ async def typed_focus(update: Update, context: StemmeContext) -> str | None:
     )
     logger.info("Monthly focus %s set by member %s", focus.id, member.id)
     return END
-
-
-# ------------------------------------------------------------------ renderers
-
-
-def _handover_header(texts: Texts, shift: Shift, count: int) -> str:
-    if shift == Shift.DAY:
-        return texts.ngettext(
-            "Handover from the day shift: {count} micro-moment",
-            "Handover from the day shift: {count} micro-moments",
-            count,
-        ).format(count=count)
-    if shift == Shift.EVENING:
-        return texts.ngettext(
-            "Handover from the evening shift: {count} micro-moment",
-            "Handover from the evening shift: {count} micro-moments",
-            count,
-        ).format(count=count)
-    return texts.ngettext(
-        "Handover from the night shift: {count} micro-moment",
-        "Handover from the night shift: {count} micro-moments",
-        count,
-    ).format(count=count)
-
-
-def handover_text(texts: Texts, shift: Shift, notes: list[rhythm.HandoverNote], total: int) -> str:
-    """The handover message: the shift's micro-moments, one short line each."""
-    lines = [_handover_header(texts, shift, total), ""]
-    for item in notes:
-        labels = ", ".join(marker_label(texts, marker) for marker in item.markers)
-        head = f"• {item.alias}" + (f" · {labels}" if labels else "")
-        if item.note.text is not None:
-            body = shorten(item.note.text, EXCERPT_LENGTH)
-        else:
-            seconds = item.note.voice_duration or 0
-            body = f"🎤 {seconds // 60}:{seconds % 60:02d}"
-        lines += [head, f"  {body}"]
-    if total > len(notes):
-        lines += ["", texts._("…and {count} more: see /moments").format(count=total - len(notes))]
-    return "\n".join(lines)
-
-
-def renderers(tz: ZoneInfo) -> dict[str, Renderer]:
-    """The timed prompt kinds this flow sends; times in them are shown in ``tz``."""
-    zone = tz
-
-    async def render_handover(bot: Bot, prompt: Prompt, session: Session) -> None:
-        """Sends the previous shift's micro-moments; nothing when there were none."""
-        if prompt.member_id is None:
-            return
-        member = rhythm.active_member(
-            session=session, member_id=prompt.member_id, team_id=prompt.team_id
-        )
-        team = session.get(Team, prompt.team_id)
-        preference = rhythm.get_preference(
-            session=session, member_id=prompt.member_id, team_id=prompt.team_id
-        )
-        if member is None or team is None or not preference.handover:
-            return
-        previous = rhythm.previous_shift(team, zone, prompt.due_at)
-        notes, total = rhythm.notes_between(
-            session=session,
-            team_id=prompt.team_id,
-            since=previous.starts_at,
-            until=prompt.due_at,
-            limit=HANDOVER_NOTES,
-        )
-        if not notes:
-            logger.debug("Prompt %s: no micro-moments to hand over", prompt.id)
-            return
-        member_texts = texts(member.language, zone)
-        await bot.send_message(
-            member.telegram_id, handover_text(member_texts, previous.shift, notes, total)
-        )
-
-    async def render_nudge(bot: Bot, prompt: Prompt, session: Session) -> None:
-        """Asks at the end of the shift whether the member noticed a micro-moment."""
-        if prompt.member_id is None:
-            return
-        member = rhythm.active_member(
-            session=session, member_id=prompt.member_id, team_id=prompt.team_id
-        )
-        preference = rhythm.get_preference(
-            session=session, member_id=prompt.member_id, team_id=prompt.team_id
-        )
-        if member is None or not preference.end_nudge:
-            return
-        member_texts = texts(member.language, zone)
-        await bot.send_message(
-            member.telegram_id,
-            member_texts._(
-                "Your shift is ending. Did you notice a micro-moment today, something small that "
-                'mattered to a resident? Press "{button}" or send /note.'
-            ).format(button=member_texts._(BUTTON_LABEL)),
-            reply_markup=note_keyboard(member_texts),
-        )
-
-    async def render_focus(bot: Bot, prompt: Prompt, session: Session) -> None:
-        """Posts the month's focus to one member of the team."""
-        focus_id = prompt.payload.get("focus_id")
-        focus = session.get(MonthlyFocus, focus_id) if isinstance(focus_id, int) else None
-        if prompt.member_id is None or focus is None or focus.team_id != prompt.team_id:
-            return
-        member = rhythm.active_member(
-            session=session, member_id=prompt.member_id, team_id=prompt.team_id
-        )
-        if member is None:
-            return
-        member_texts = texts(member.language, zone)
-        await bot.send_message(
-            member.telegram_id,
-            member_texts._("The team's focus for {month}:\n\n{focus}").format(
-                month=_month_name(member_texts, focus.month), focus=focus.text
-            ),
-        )
-
-    return {
-        rhythm.HANDOVER: render_handover,
-        rhythm.END_NUDGE: render_nudge,
-        rhythm.MONTHLY_FOCUS: render_focus,
-    }
 
 
 def build_flow() -> Flow:

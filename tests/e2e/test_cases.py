@@ -19,7 +19,7 @@ from telegram import Bot
 from bot.app import StemmeApplication
 from flows.core.i18n import texts
 from flows.loop.cases import renderers
-from flows.meetings.agenda import entry_line
+from flows.meetings.agenda_views import entry_line
 from sandbox.emulator import BotApiEmulator, EmuUser
 from storage import cases
 from storage.agenda import build_agenda

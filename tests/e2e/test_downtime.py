@@ -11,9 +11,9 @@ sent late to the lead; the hour-before reminders of the meeting that started are
 dropped and nobody gets them (and so is everything else of that meeting that expired
 at its start); what is not due yet stays pending.
 
-It runs twice: with the bot's own renderers (``build_renderers``: flows/meetings/agenda.py sends
-the lead the agenda to prepare) and with stand-ins that name the kind, which keep the
-policy's proof independent of what the messages say.
+It runs twice: with the bot's own renderers (``build_renderers``:
+flows/meetings/agenda_notices.py sends the lead the agenda to prepare) and with stand-ins
+that name the kind, which keep the policy's proof independent of what the messages say.
 
 The application's dispatcher reads the real clock, so "the restart" is now and every
 time is computed from it, with margins of half an hour or more.
@@ -47,7 +47,7 @@ OPEN = (PromptStatus.PENDING, PromptStatus.CLAIMED)
 
 async def render_meeting_prompt(bot: Bot, prompt: Prompt, session: Session) -> None:
     """Sends the member one message naming the kind and the occurrence (a stand-in for
-    the meeting renderers of flows/meetings/agenda.py)."""
+    the meeting renderers of flows/meetings/agenda_notices.py)."""
     assert prompt.member_id is not None
     member = session.get(Member, prompt.member_id)
     assert member is not None
@@ -165,7 +165,8 @@ async def test_after_downtime_the_lead_is_still_reminded_and_stale_reminders_are
     assert late.sent_at is not None and restart <= late.sent_at <= utcnow()
     [reminder] = _received(emulator, LEAD_TG)
     if own_renderers:
-        # The agenda of the meeting ahead, in the lead's language (flows/meetings/agenda.py).
+        # The agenda of the meeting ahead, in the lead's language
+        # (flows/meetings/agenda_notices.py).
         assert texts("da", TZ)._("Time to prepare the team's reflection meeting.") in reminder
     else:
         assert reminder == f"meeting.lead_prepare {late.payload['occurrence_id']}"
