@@ -124,7 +124,7 @@ def test_two_members_opening_a_case_at_once_get_one_case(
         """The second member's check, as it runs before the first commit: no open case."""
         checked.set()
 
-    monkeypatch.setattr(cases, "open_case_of_resident", check_before_the_commit)
+    monkeypatch.setattr(listening, "open_case_of_resident", check_before_the_commit)
     outcome: list[object] = []
 
     def second_member() -> None:
