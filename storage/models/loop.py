@@ -14,8 +14,9 @@ from storage.crypto import EncryptedText
 from storage.models.base import utc_column
 
 # ------------------------------------------------------------------ cases: the resident's voice
-# (storage/cases.py; migration 0005_cases). Steps 1 (listen) and 2 (in the team) are stored
-# here; steps 3 (deciding) and 4 (trying) are derived from the case's latest decision.
+# (storage/cases.py, listening.py; migration 0005_cases). Steps 1 (listen) and 2 (in the
+# team) are stored here; steps 3 (deciding) and 4 (trying) are derived from the case's latest
+# decision.
 
 
 class CaseKind(StrEnum):
