@@ -161,8 +161,8 @@ def note_entries(
 SOURCES: tuple[AgendaSource, ...] = (
     note_entries,
     lazy("storage.cases", "agenda_entries"),
-    lazy("storage.decisions", "agenda_votes"),
-    lazy("storage.decisions", "agenda_trials_due"),
+    lazy("storage.voting", "agenda_votes"),
+    lazy("storage.trials", "agenda_trials_due"),
     lazy("storage.dilemmas", "agenda_dilemmas"),
 )
 

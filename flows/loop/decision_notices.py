@@ -26,7 +26,7 @@ from flows.loop.decision_views import (
     trial_lines,
     vote_buttons,
 )
-from storage import decisions, directory
+from storage import decisions, directory, group_chats, trials, voting
 from storage.db import require_id, utcnow
 from storage.models import Decision, DecisionStatus, Member, Prompt, Role
 
@@ -63,7 +63,7 @@ async def render_open(bot: Bot, prompt: Prompt, session: Session) -> None:
     opened = closes_at is not None
     if closes_at is not None:
         try:
-            decisions.open_vote(
+            voting.open_vote(
                 session=session,
                 decision_id=require_id(decision),
                 closes_at=closes_at,
@@ -109,7 +109,7 @@ async def render_ballot(bot: Bot, prompt: Prompt, session: Session) -> None:
     texts_ = texts(member.language, prompt_zone(prompt))
     did = require_id(decision)
     proposals = decisions.proposals_of(session=session, decision_id=did)
-    vote_ = decisions.my_vote(session=session, decision_id=did, member_id=require_id(member))
+    vote_ = voting.my_vote(session=session, decision_id=did, member_id=require_id(member))
     await bot.send_message(
         member.telegram_id,
         ballot_text(texts_, session, decision),
@@ -126,7 +126,7 @@ async def render_group_ballot(bot: Bot, prompt: Prompt, session: Session) -> Non
     decision = decisions.get_decision(
         session=session, decision_id=int(prompt.payload.get("decision_id", 0))
     )
-    link = decisions.team_chat(session=session, team_id=prompt.team_id)
+    link = group_chats.team_chat(session=session, team_id=prompt.team_id)
     if decision is None or link is None or decision.status != DecisionStatus.VOTING:
         return
     texts_ = texts(GROUP_LANGUAGE, prompt_zone(prompt))
@@ -139,7 +139,7 @@ async def render_group_ballot(bot: Bot, prompt: Prompt, session: Session) -> Non
     )
     markup = InlineKeyboardMarkup(vote_buttons(proposals, did, prefix="grp:vote"))
     message = await _send_to_group(bot, session, link.chat_id, text, markup)
-    decisions.set_group_message(
+    voting.set_group_message(
         session=session, decision_id=did, chat_id=message.chat_id, message_id=message.message_id
     )
 
@@ -157,19 +157,19 @@ async def _send_to_group(
     try:
         sent = await bot.send_message(chat_id, text, reply_markup=markup)
     except ChatMigrated as error:
-        decisions.migrate_group(
+        group_chats.migrate_group(
             session=session, old_chat_id=chat_id, new_chat_id=error.new_chat_id
         )
         return await bot.send_message(error.new_chat_id, text, reply_markup=markup)
     if sent.chat.id != chat_id:
-        decisions.migrate_group(session=session, old_chat_id=chat_id, new_chat_id=sent.chat.id)
+        group_chats.migrate_group(session=session, old_chat_id=chat_id, new_chat_id=sent.chat.id)
     return sent
 
 
 async def render_deadline(bot: Bot, prompt: Prompt, session: Session) -> None:
     """Closes the vote at its deadline; the results go out as their own prompts."""
     del bot  # the close sends nothing itself: vote.result and vote.tie prompts follow
-    decisions.close_vote(
+    voting.close_vote(
         session=session,
         decision_id=int(prompt.payload.get("decision_id", 0)),
         now=utcnow(),
@@ -203,11 +203,11 @@ async def render_result(bot: Bot, prompt: Prompt, session: Session) -> None:
     member, decision = found
     texts_ = texts(member.language, prompt_zone(prompt))
     _ = texts_._
-    chosen = decisions.chosen_proposal(session=session, decision=decision)
+    chosen = voting.chosen_proposal(session=session, decision=decision)
     if chosen is None:
         return
     did = require_id(decision)
-    votes = decisions.tally(session=session, decision_id=did).count_of(require_id(chosen))
+    votes = voting.tally(session=session, decision_id=did).count_of(require_id(chosen))
     text = _('The team has chosen a trial action for "{subject}":\n\n{text}\n\n({votes})').format(
         subject=decision_subject(texts_, session, decision),
         text=chosen.text,
@@ -233,10 +233,10 @@ async def render_group_result(bot: Bot, prompt: Prompt, session: Session) -> Non
     decision = decisions.get_decision(
         session=session, decision_id=int(prompt.payload.get("decision_id", 0))
     )
-    link = decisions.team_chat(session=session, team_id=prompt.team_id)
+    link = group_chats.team_chat(session=session, team_id=prompt.team_id)
     if decision is None or link is None:
         return
-    chosen = decisions.chosen_proposal(session=session, decision=decision)
+    chosen = voting.chosen_proposal(session=session, decision=decision)
     if chosen is None:
         return
     texts_ = texts(GROUP_LANGUAGE, prompt_zone(prompt))
@@ -250,7 +250,7 @@ async def render_trial_started(bot: Bot, prompt: Prompt, session: Session) -> No
     if found is None:
         return
     member, decision = found
-    trial = decisions.get_trial(session=session, decision_id=require_id(decision))
+    trial = trials.get_trial(session=session, decision_id=require_id(decision))
     if trial is None or decision.status != DecisionStatus.TRYING:
         return
     texts_ = texts(member.language, prompt_zone(prompt))
@@ -271,7 +271,7 @@ async def render_checkin(bot: Bot, prompt: Prompt, session: Session) -> None:
     if found is None:
         return
     member, decision = found
-    trial = decisions.get_trial(session=session, decision_id=require_id(decision))
+    trial = trials.get_trial(session=session, decision_id=require_id(decision))
     if trial is None or decision.status != DecisionStatus.TRYING:
         return
     texts_ = texts(member.language, prompt_zone(prompt))
@@ -311,7 +311,7 @@ async def render_evaluate(bot: Bot, prompt: Prompt, session: Session) -> None:
     if member is None:
         logger.info("Evaluation of decision %s has no active lead to go to", decision.id)
         return
-    decisions.begin_evaluation(session=session, decision_id=require_id(decision), now=utcnow())
+    trials.begin_evaluation(session=session, decision_id=require_id(decision), now=utcnow())
     texts_ = texts(member.language, prompt_zone(prompt))
     text, markup = evaluation_message(texts_, session, decision)
     await bot.send_message(member.telegram_id, text, reply_markup=markup)
@@ -320,14 +320,14 @@ async def render_evaluate(bot: Bot, prompt: Prompt, session: Session) -> None:
 def renderers() -> dict[str, Renderer]:
     """The timed prompt kinds this flow sends (docs/scheduling.md has their policy)."""
     return {
-        decisions.KIND_OPEN: render_open,
-        decisions.KIND_BALLOT: render_ballot,
-        decisions.KIND_GROUP_BALLOT: render_group_ballot,
-        decisions.KIND_DEADLINE: render_deadline,
-        decisions.KIND_TIE: render_tie,
-        decisions.KIND_RESULT: render_result,
-        decisions.KIND_GROUP_RESULT: render_group_result,
-        decisions.KIND_TRIAL_STARTED: render_trial_started,
-        decisions.KIND_CHECKIN: render_checkin,
-        decisions.KIND_EVALUATE: render_evaluate,
+        voting.KIND_OPEN: render_open,
+        voting.KIND_BALLOT: render_ballot,
+        voting.KIND_GROUP_BALLOT: render_group_ballot,
+        voting.KIND_DEADLINE: render_deadline,
+        voting.KIND_TIE: render_tie,
+        voting.KIND_RESULT: render_result,
+        voting.KIND_GROUP_RESULT: render_group_result,
+        trials.KIND_TRIAL_STARTED: render_trial_started,
+        trials.KIND_CHECKIN: render_checkin,
+        trials.KIND_EVALUATE: render_evaluate,
     }

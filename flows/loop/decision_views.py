@@ -16,7 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from flows.core.engine import States, StemmeContext, respond
 from flows.core.i18n import N_, Texts
 from flows.core.pickers import shorten
-from storage import decisions, directory
+from storage import decisions, directory, trials, voting
 from storage.db import require_id
 from storage.models import CheckinAnswer, Decision, DecisionStatus, Prompt, Proposal, TrialAction
 from storage.residents import get_team_resident
@@ -184,7 +184,7 @@ async def show_decision(
     counts = None
     if status != DecisionStatus.PROPOSING:
         counts = {
-            require_id(p): n for p, n in decisions.tally(session=session, decision_id=did).counts
+            require_id(p): n for p, n in voting.tally(session=session, decision_id=did).counts
         }
     header = decision_subject(context.texts, session, decision)
     if decision.iteration > 1:
@@ -195,7 +195,7 @@ async def show_decision(
         lines += proposal_lines(context.texts, proposals, counts)
     else:
         lines.append(_("No proposals yet. What could we do differently, concretely?"))
-    trial = decisions.get_trial(session=session, decision_id=did)
+    trial = trials.get_trial(session=session, decision_id=did)
     if trial is not None:
         lines += ["", _("Trial action:"), *trial_lines(context.texts, session, trial)]
     if status == DecisionStatus.VOTING and decision.closes_at is not None:
@@ -238,7 +238,7 @@ def my_choice(context: StemmeContext, decision_id: int) -> int | None:
     """The proposal the member voted for, if any."""
     if context.member is None:
         return None
-    vote = decisions.my_vote(
+    vote = voting.my_vote(
         session=context.session, decision_id=decision_id, member_id=require_id(context.member)
     )
     return vote.proposal_id if vote else None
@@ -263,7 +263,7 @@ def tie_buttons(
 ) -> list[list[InlineKeyboardButton]]:
     """A button per tied proposal, for the lead to choose."""
     did = require_id(decision)
-    result = decisions.tally(session=session, decision_id=did)
+    result = voting.tally(session=session, decision_id=did)
     best = max((n for _p, n in result.counts), default=0)
     numbered = list(enumerate((p for p, _n in result.counts), start=1))
     counts = {require_id(p): n for p, n in result.counts}
@@ -288,7 +288,7 @@ def ballot_text(texts_: Texts, session: Session, decision: Decision) -> str:
     """The vote's message: subject, proposals with their live count, deadline."""
     _ = texts_._
     did = require_id(decision)
-    result = decisions.tally(session=session, decision_id=did)
+    result = voting.tally(session=session, decision_id=did)
     counts = {require_id(p): n for p, n in result.counts}
     lines = [
         _("🗳 Vote: {subject}").format(subject=decision_subject(texts_, session, decision)),
@@ -316,7 +316,7 @@ def ballot_text(texts_: Texts, session: Session, decision: Decision) -> str:
 def summary_lines(texts_: Texts, session: Session, decision: Decision) -> list[str]:
     """The trial's check-ins counted, and their notes (without names)."""
     _ = texts_._
-    summary = decisions.checkin_summary(session=session, decision_id=require_id(decision))
+    summary = trials.checkin_summary(session=session, decision_id=require_id(decision))
     lines = [
         _("Check-ins from {members} members:").format(members=summary.members),
         "• " + _("Tried it, it helped: {count}").format(count=summary.helped),
@@ -335,7 +335,7 @@ def evaluation_message(
     """The lead's evaluation: the trial, its check-ins, and keep / adjust / drop."""
     _ = texts_._
     did = require_id(decision)
-    trial = decisions.get_trial(session=session, decision_id=did)
+    trial = trials.get_trial(session=session, decision_id=did)
     lines = [
         _("Time to evaluate the trial action: {subject}").format(
             subject=decision_subject(texts_, session, decision)
@@ -370,7 +370,7 @@ def approach_lines(
 ) -> list[str]:
     """ "Sådan møder vi Fru H. nu": the trial being tried and the approaches the team kept."""
     _ = texts_._
-    found = decisions.approaches_for_resident(
+    found = trials.approaches_for_resident(
         session=session, team_id=team_id, resident_id=resident_id
     )
     if not found.current and not found.kept:

@@ -82,7 +82,7 @@ from flows.loop.voting import (
     vote,
 )
 from flows.moments.micromoment import FREE_TEXT
-from storage import decisions
+from storage import decisions, trials
 from storage.db import require_id
 from storage.models import DECISION_TITLE_MAX_LENGTH, DecisionStatus
 
@@ -126,7 +126,7 @@ async def overview(update: Update, context: StemmeContext) -> str | None:
         text = "\n".join(lines)
     else:
         text = _("The team has no open proposals or trial actions.")
-    kept = decisions.approaches_for_team(session=context.session, team_id=require_id(team)).kept
+    kept = trials.approaches_for_team(session=context.session, team_id=require_id(team)).kept
     if kept:
         text += "\n\n" + _("What we keep doing as a team:")
         text += "".join("\n✅ " + shorten(a.trial.action, LIST_TEXT_LENGTH) for a in kept[:5])

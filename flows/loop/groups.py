@@ -25,7 +25,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from flows.core.engine import END, Flow, StemmeContext
 from flows.loop.voting import press_vote
-from storage import decisions
+from storage import group_chats
 from storage.db import require_id, utcnow
 
 logger = logging.getLogger(__name__)
@@ -47,14 +47,14 @@ async def link(update: Update, context: StemmeContext) -> str | None:
         await chat.send_message(_("Only the team lead can link this group to the team."))
         return END
     try:
-        decisions.link_group(
+        group_chats.link_group(
             session=context.session,
             team_id=require_id(context.team),
             chat_id=chat.id,
             by_member_id=require_id(context.member),
             now=utcnow(),
         )
-    except decisions.GroupTaken:
+    except group_chats.GroupTaken:
         await chat.send_message(_("This group is already linked to another team."))
         return END
     logger.info("Group linked to team %s by member %s", context.team.id, context.member.id)
@@ -72,7 +72,7 @@ async def group_help(update: Update, context: StemmeContext) -> str | None:
     """Says what the bot does in a group."""
     chat = update.effective_chat
     assert chat is not None
-    linked = decisions.group_link(session=context.session, chat_id=chat.id) is not None
+    linked = group_chats.group_link(session=context.session, chat_id=chat.id) is not None
     _ = context.texts._
     if linked:
         text = _(
@@ -105,7 +105,7 @@ async def migrated(update: Update, context: StemmeContext) -> str | None:
         old, new = message.migrate_from_chat_id, message.chat_id
     else:
         return None
-    if decisions.migrate_group(session=context.session, old_chat_id=old, new_chat_id=new):
+    if group_chats.migrate_group(session=context.session, old_chat_id=old, new_chat_id=new):
         logger.info("Linked group %s became supergroup %s", old, new)
     return None
 

@@ -27,7 +27,7 @@ from flows.loop.case_views import (
     team_id_of,
     voice_label,
 )
-from storage import cases
+from storage import cases, listening
 from storage.cases import CaseAlreadyOpen, CaseStep, ResidentInactive, TextTooLong
 from storage.db import require_id
 from storage.models import NOTE_MAX_LENGTH, CaseKind, Resident, ResidentCase
@@ -202,7 +202,7 @@ async def choose_kind(update: Update, context: StemmeContext) -> str | None:
     kind = CaseKind(context.matches[0].group(1))
     resident_id = int(context.flow_data.get("resident_id", 0))
     try:
-        case = cases.start_case(
+        case = listening.start_case(
             session=context.session,
             team_id=team_id_of(context),
             resident_id=resident_id,
@@ -285,7 +285,7 @@ async def _store_answer(
 ) -> str:
     index = int(context.flow_data.get("q", 0))
     key = _bank(case)[index][0]
-    cases.save_answer(
+    listening.save_answer(
         session=context.session,
         case=case,
         member_id=member_id_of(context),
@@ -329,7 +329,7 @@ async def _ask_moments(update: Update, context: StemmeContext, case: ResidentCas
     )
     if not notes:
         return await _ask_summary(update, context, case)
-    chosen = set(cases.attached_note_ids(session=context.session, case_id=case.id or 0))
+    chosen = set(listening.attached_note_ids(session=context.session, case_id=case.id or 0))
     rows = [
         [
             InlineKeyboardButton(
@@ -359,8 +359,10 @@ async def toggle_moment(update: Update, context: StemmeContext) -> str | None:
     if case is None:
         return END
     note_id = matched_id(context)
-    attached = note_id in cases.attached_note_ids(session=context.session, case_id=case.id or 0)
-    if not cases.set_moment(
+    attached = note_id in listening.attached_note_ids(
+        session=context.session, case_id=case.id or 0
+    )
+    if not listening.set_moment(
         session=context.session, case=case, note_id=note_id, attached=not attached
     ):
         await refuse_button(update, context)
@@ -424,7 +426,7 @@ async def _finish(update: Update, context: StemmeContext, summary: str | None) -
         return END
     resident = resident_of(context, case)
     try:
-        invitations = cases.bring_to_team(
+        invitations = listening.bring_to_team(
             session=context.session,
             case=case,
             member_id=member_id_of(context),
@@ -527,7 +529,7 @@ async def _store_perspective(
         await respond(update, _("This case is closed, so nothing more can be added."))
         return END
     try:
-        cases.save_perspective(
+        listening.save_perspective(
             session=context.session,
             case=case,
             member_id=member_id_of(context),

@@ -23,7 +23,7 @@ from flows.loop.decision_views import (
     team_decision,
     zone_of,
 )
-from storage import decisions, directory
+from storage import decisions, directory, trials, voting
 from storage.db import require_id, utcnow
 from storage.models import PROPOSAL_MAX_LENGTH, CheckinAnswer, DecisionStatus
 
@@ -41,14 +41,14 @@ async def ask_aim(update: Update, context: StemmeContext) -> str | None:
         await stale_button(update, context)
         return END
     member, _membership, _team = context.require_member()
-    chosen = decisions.chosen_proposal(session=context.session, decision=decision)
+    chosen = voting.chosen_proposal(session=context.session, decision=decision)
     context.flow_data = {
         "decision_id": decision.id,
         "action": chosen.text if chosen else "",
         # The lead follows up unless they choose someone else: one press less.
         "follow_up": member.id,
-        "days": decisions.DEFAULT_TRIAL_DAYS,
-        "every": decisions.DEFAULT_CHECKIN_EVERY_DAYS,
+        "days": trials.DEFAULT_TRIAL_DAYS,
+        "every": trials.DEFAULT_CHECKIN_EVERY_DAYS,
     }
     if decision.resident_id is not None:
         question = context.texts._(
@@ -71,7 +71,7 @@ def _field(update: Update) -> str:
 
 
 async def _too_long(
-    update: Update, context: StemmeContext, text: str, limit: int = decisions.FIELD_MAX_LENGTH
+    update: Update, context: StemmeContext, text: str, limit: int = trials.FIELD_MAX_LENGTH
 ) -> bool:
     """Asks for a shorter version of an over-long answer; the answer is kept (in the
     conversation and in the chat above), and the step stays where it is."""
@@ -149,8 +149,8 @@ async def _show_plan(update: Update, context: StemmeContext, *, edit: bool = Tru
     _ = context.texts._
     data = context.flow_data
     _member, _membership, team = context.require_member()
-    days = int(data.get("days", decisions.DEFAULT_TRIAL_DAYS))
-    every = int(data.get("every", decisions.DEFAULT_CHECKIN_EVERY_DAYS))
+    days = int(data.get("days", trials.DEFAULT_TRIAL_DAYS))
+    every = int(data.get("every", trials.DEFAULT_CHECKIN_EVERY_DAYS))
     today = utcnow().astimezone(zone_of(context)).date()
     follow_up = (
         directory.get_member(session=context.session, member_id=int(data["follow_up"]))
@@ -254,16 +254,16 @@ async def start_trial(update: Update, context: StemmeContext) -> str | None:
         return None
     tz = zone_of(context)
     today = utcnow().astimezone(tz).date()
-    trial = decisions.start_trial(
+    trial = trials.start_trial(
         session=context.session,
         decision_id=require_id(decision),
         aim=str(data["aim"]),
         measure=str(data["measure"]),
         action=str(data["action"]),
         starts_on=today,
-        ends_on=today + timedelta(days=int(data.get("days", decisions.DEFAULT_TRIAL_DAYS))),
+        ends_on=today + timedelta(days=int(data.get("days", trials.DEFAULT_TRIAL_DAYS))),
         follow_up_member_id=int(data["follow_up"]),
-        checkin_every_days=int(data.get("every", decisions.DEFAULT_CHECKIN_EVERY_DAYS)),
+        checkin_every_days=int(data.get("every", trials.DEFAULT_CHECKIN_EVERY_DAYS)),
         by_member_id=require_id(member),
         now=utcnow(),
         tz=tz,
@@ -304,7 +304,7 @@ async def check_in(update: Update, context: StemmeContext) -> str | None:
         await stale_button(update, context)
         return None
     try:
-        checkin = decisions.record_checkin(
+        checkin = trials.record_checkin(
             session=context.session,
             decision_id=decision_id,
             member_id=require_id(member),
@@ -336,7 +336,7 @@ async def check_in(update: Update, context: StemmeContext) -> str | None:
 async def ask_checkin_note(update: Update, context: StemmeContext) -> str | None:
     """Asks for the optional note to the member's own check-in."""
     member, _membership, _team = context.require_member()
-    checkin = decisions.get_checkin(
+    checkin = trials.get_checkin(
         session=context.session, checkin_id=matched_id(context), member_id=require_id(member)
     )
     if checkin is None:
@@ -346,7 +346,7 @@ async def ask_checkin_note(update: Update, context: StemmeContext) -> str | None
     await respond(
         update,
         context.texts._("Write your note (at most {limit} characters). /cancel stops.").format(
-            limit=decisions.FIELD_MAX_LENGTH
+            limit=trials.FIELD_MAX_LENGTH
         ),
         edit=False,
     )
@@ -359,7 +359,7 @@ async def store_checkin_note(update: Update, context: StemmeContext) -> str | No
     text = _field(update)
     if await _too_long(update, context, text):
         return None
-    decisions.add_checkin_note(
+    trials.add_checkin_note(
         session=context.session,
         checkin_id=int(context.flow_data.get("checkin_id", 0)),
         member_id=require_id(member),
@@ -400,7 +400,7 @@ async def evaluate(update: Update, context: StemmeContext) -> str | None:
         await stale_button(update, context)
         return END
     if outcome == "adjust":
-        trial = decisions.get_trial(session=context.session, decision_id=require_id(decision))
+        trial = trials.get_trial(session=context.session, decision_id=require_id(decision))
         context.flow_data = {"decision_id": decision.id}
         await respond(
             update,
@@ -411,7 +411,7 @@ async def evaluate(update: Update, context: StemmeContext) -> str | None:
             edit=False,
         )
         return State.ADJUST
-    decisions.evaluate(
+    trials.evaluate(
         session=context.session,
         decision_id=require_id(decision),
         outcome=outcome,
@@ -440,7 +440,7 @@ async def store_adjustment(update: Update, context: StemmeContext) -> str | None
     ):
         await stale_button(update, context)
         return END
-    successor = decisions.evaluate(
+    successor = trials.evaluate(
         session=context.session,
         decision_id=require_id(decision),
         outcome="adjust",

@@ -26,11 +26,11 @@ from flows.loop.decision_views import (
     vote_buttons,
     zone_of,
 )
-from storage import decisions, directory
+from storage import decisions, directory, group_chats, voting
 from storage.agenda import next_occurrence
 from storage.db import require_id, utcnow
-from storage.decisions import VoteResult
 from storage.models import PROPOSAL_MAX_LENGTH, DecisionStatus
+from storage.voting import VoteResult
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ async def open_now(update: Update, context: StemmeContext) -> str | None:
         closes_at = meeting.starts_at
     else:
         closes_at = now + DEADLINES[choice]
-    decisions.open_vote(
+    voting.open_vote(
         session=context.session,
         decision_id=require_id(decision),
         closes_at=closes_at,
@@ -225,7 +225,7 @@ async def open_later(update: Update, context: StemmeContext) -> str | None:
         await stale_button(update, context)
         return END
     opens = _auto_open(context, days)
-    decisions.schedule_vote_opening(
+    voting.schedule_vote_opening(
         session=context.session,
         decision_id=require_id(decision),
         opens_at=opens,
@@ -260,7 +260,7 @@ async def press_vote(update: Update, context: StemmeContext, *, in_group: bool) 
     decision = decisions.get_decision(session=context.session, decision_id=decision_id)
     if in_group and decision is not None:
         chat = update.effective_chat
-        link = decisions.group_link(session=context.session, chat_id=chat.id if chat else 0)
+        link = group_chats.group_link(session=context.session, chat_id=chat.id if chat else 0)
         if link is None or link.team_id != decision.team_id:
             decision = None
     if decision is None:
@@ -284,7 +284,7 @@ async def press_vote(update: Update, context: StemmeContext, *, in_group: bool) 
         await stale_button(update, context)
         return
     now = utcnow()
-    result = decisions.cast_vote(
+    result = voting.cast_vote(
         session=context.session,
         decision_id=decision_id,
         member_id=require_id(member),
@@ -305,8 +305,8 @@ async def press_vote(update: Update, context: StemmeContext, *, in_group: bool) 
         await alert(update, _("The vote is closed. Nothing was changed."))
         return
     closed = False
-    if decisions.all_voted(session=context.session, decision_id=decision_id):
-        closed = decisions.close_vote(
+    if voting.all_voted(session=context.session, decision_id=decision_id):
+        closed = voting.close_vote(
             session=context.session, decision_id=decision_id, now=now, tz=zone_of(context)
         ).closed_now
     logger.info("Vote %s in decision %s by member %s", result.value, decision_id, member.id)
@@ -372,7 +372,7 @@ async def break_tie(update: Update, context: StemmeContext) -> str | None:
     if decision is None or decision.status != DecisionStatus.TIE:
         await stale_button(update, context)
         return END
-    result = decisions.close_vote(
+    result = voting.close_vote(
         session=context.session,
         decision_id=require_id(decision),
         now=utcnow(),

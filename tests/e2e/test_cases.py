@@ -21,7 +21,7 @@ from flows.core.i18n import texts
 from flows.loop.cases import renderers
 from flows.meetings.agenda_views import entry_line
 from sandbox.emulator import BotApiEmulator, EmuUser
-from storage import cases
+from storage import cases, listening
 from storage.agenda import build_agenda
 from storage.db import require_id, utcnow
 from storage.directory import remove_member
@@ -326,7 +326,7 @@ async def test_bad_input_during_listening_loses_nothing(
     with Session(e2e_engine, expire_on_commit=False) as session:
         other_team = make_team(session=session)
         outsider = make_member(session=session, team=other_team)
-        other_case = cases.start_case(
+        other_case = listening.start_case(
             session=session,
             team_id=require_id(other_team),
             resident_id=require_id(make_resident(session=session, team=other_team)),
@@ -375,7 +375,7 @@ async def test_an_invitation_is_sent_only_while_the_case_waits_for_the_team(
         listener = make_member(session=session, team=team, name="Omar")
         staff = make_member(session=session, team=team)
         resident = make_resident(session=session, team=team, alias=FRU_H)
-        case = cases.start_case(
+        case = listening.start_case(
             session=session,
             team_id=require_id(team),
             resident_id=require_id(resident),
@@ -384,7 +384,7 @@ async def test_an_invitation_is_sent_only_while_the_case_waits_for_the_team(
         )
         invitations = {
             p.member_id: p
-            for p in cases.bring_to_team(
+            for p in listening.bring_to_team(
                 session=session,
                 case=case,
                 member_id=require_id(listener.member),

@@ -19,7 +19,7 @@ from bot.app import DISPATCHER_KEY, StemmeApplication, build_application
 from bot.prompts import Dispatcher
 from flows.core.i18n import texts
 from sandbox.emulator import BotApiEmulator, EmuChat, EmuMessage, EmuUser
-from storage import decisions, meetings
+from storage import decisions, meetings, trials, voting
 from storage.db import require_id, utcnow
 from storage.directory import remove_member
 from storage.models import Checkin, Decision, Prompt, PromptStatus, Proposal, Vote
@@ -154,7 +154,7 @@ def due_now(engine: Engine, kind: str, member_ids: list[int] | None = None) -> i
             .where(col(Prompt.kind) == kind, col(Prompt.status) == PromptStatus.PENDING)
             .order_by(col(Prompt.due_at))
         ).all()
-        if kind == decisions.KIND_CHECKIN and rows:
+        if kind == trials.KIND_CHECKIN and rows:
             first_day = rows[0].payload["day"]
             rows = [row for row in rows if row.payload["day"] == first_day]
         if member_ids is not None:
@@ -261,7 +261,7 @@ async def test_the_whole_loop_from_proposals_to_an_adjusted_second_round(
     reaction = await lise.press(da("▶ Start the trial"))
     assert decision_row(e2e_engine, did).status == "trying"
     with Session(e2e_engine) as session:
-        trial = decisions.get_trial(session=session, decision_id=did)
+        trial = trials.get_trial(session=session, decision_id=did)
         assert trial is not None
         assert (trial.action, trial.aim, trial.checkin_every_days) == (
             "Hun vælger selv, hvornår hun vil op.",
@@ -282,7 +282,7 @@ async def test_the_whole_loop_from_proposals_to_an_adjusted_second_round(
     # Check-ins from Omar (with a note) and Mette.
     omar_id, mette_id = member_id(e2e_engine, OMAR_ID), member_id(e2e_engine, METTE_ID)
     marks = {user.id: last_id(user.chat) for user in (omar, mette)}
-    assert due_now(e2e_engine, decisions.KIND_CHECKIN, [omar_id, mette_id]) == 2
+    assert due_now(e2e_engine, trials.KIND_CHECKIN, [omar_id, mette_id]) == 2
     wake(bot)
     question = await bot_message(omar.chat, "Hun vælger selv", after=marks[omar.id])
     reaction = await omar.press(da("Tried it, it helped"), message_id=question.message_id)
@@ -304,7 +304,7 @@ async def test_the_whole_loop_from_proposals_to_an_adjusted_second_round(
 
     # The evaluation: the summary to the lead, "adjust", and round 2 at proposing.
     mark = last_id(lise.chat)
-    assert due_now(e2e_engine, decisions.KIND_EVALUATE) == 1
+    assert due_now(e2e_engine, trials.KIND_EVALUATE) == 1
     wake(bot)
     evaluation = await bot_message(lise.chat, da("What does the team decide?"), after=mark)
     assert da("Tried it, it helped: {count}").format(count=1) in evaluation.text
@@ -368,7 +368,7 @@ async def test_a_forged_vote_for_another_teams_decision_changes_nothing_and_is_l
         proposal = decisions.add_proposal(
             session=session, decision_id=theirs, author_member_id=None, text="Deres forslag"
         )
-        decisions.open_vote(
+        voting.open_vote(
             session=session,
             decision_id=theirs,
             closes_at=utcnow() + timedelta(days=1),
@@ -449,7 +449,7 @@ async def test_a_vote_opens_by_itself_and_closes_at_its_deadline_keeping_a_leave
     )
     # Tomorrow comes: the vote opens and every member gets the ballot.
     mark = last_id(sara.chat)
-    assert due_now(e2e_engine, decisions.KIND_OPEN) == 1
+    assert due_now(e2e_engine, voting.KIND_OPEN) == 1
     wake(bot)
     await bot_message(sara.chat, "Morgenen", after=mark)
     assert decision_row(e2e_engine, did).status == "voting"
@@ -472,7 +472,7 @@ async def test_a_vote_opens_by_itself_and_closes_at_its_deadline_keeping_a_leave
 
     # The deadline passes before Lise voted: the vote closes, "a" wins with Sara's vote.
     marks = {user.id: last_id(user.chat) for user in (lise, omar)}
-    assert due_now(e2e_engine, decisions.KIND_DEADLINE) == 1
+    assert due_now(e2e_engine, voting.KIND_DEADLINE) == 1
     wake(bot)
     await bot_message(omar.chat, "Radio om morgenen.", after=marks[omar.id])
     result = await bot_message(lise.chat, "Radio om morgenen.", after=marks[lise.id])
@@ -503,19 +503,19 @@ async def test_a_kept_team_action_is_shown_under_proposals(
         proposal = decisions.add_proposal(
             session=session, decision_id=did, author_member_id=omar_id, text="Vi spørger ind."
         )
-        decisions.open_vote(
+        voting.open_vote(
             session=session, decision_id=did, closes_at=now + timedelta(days=1), now=now
         )
         for voter in (lead_id, omar_id):
-            decisions.cast_vote(
+            voting.cast_vote(
                 session=session,
                 decision_id=did,
                 member_id=voter,
                 proposal_id=require_id(proposal),
                 now=now,
             )
-        decisions.close_vote(session=session, decision_id=did, now=now)
-        decisions.start_trial(
+        voting.close_vote(session=session, decision_id=did, now=now)
+        trials.start_trial(
             session=session,
             decision_id=did,
             aim="Alle tør sige noget",
@@ -529,7 +529,7 @@ async def test_a_kept_team_action_is_shown_under_proposals(
             now=now,
             tz=COPENHAGEN,
         )
-        decisions.evaluate(session=session, decision_id=did, outcome="keep", by_member_id=lead_id)
+        trials.evaluate(session=session, decision_id=did, outcome="keep", by_member_id=lead_id)
         session.commit()
 
     reaction = await omar.send("/proposals")

@@ -18,7 +18,7 @@ from bot.app import DISPATCHER_KEY, StemmeApplication
 from bot.prompts import Dispatcher
 from flows.core.i18n import texts
 from sandbox.emulator import BotApiEmulator, EmuChat, EmuMessage, EmuUser
-from storage import cases, decisions
+from storage import cases, decisions, trials
 from storage.db import require_id, utcnow
 from storage.models import (
     CaseAnswer,
@@ -85,7 +85,7 @@ def _due_now(engine: Engine, kind: str, member_ids: list[int] | None = None) -> 
             .where(col(Prompt.kind) == kind, col(Prompt.status) == PromptStatus.PENDING)
             .order_by(col(Prompt.due_at))
         ).all()
-        if kind == decisions.KIND_CHECKIN and rows:
+        if kind == trials.KIND_CHECKIN and rows:
             first_day = rows[0].payload["day"]
             rows = [row for row in rows if row.payload["day"] == first_day]
         if member_ids is not None:
@@ -217,7 +217,7 @@ async def test_the_whole_loop_from_listening_to_the_second_iteration(
     # Check-ins from Omar and Mette.
     omar_id, mette_id = _member_id(e2e_engine, OMAR_ID), _member_id(e2e_engine, METTE_ID)
     marks = {user.id: _last_id(user.chat) for user in (omar, mette)}
-    assert _due_now(e2e_engine, decisions.KIND_CHECKIN, [omar_id, mette_id]) == 2
+    assert _due_now(e2e_engine, trials.KIND_CHECKIN, [omar_id, mette_id]) == 2
     _wake(bot)
     for user, answer in ((omar, "Tried it, it helped"), (mette, "Tried it, it did not help")):
         question = await _bot_message(user.chat, "Hun vælger selv", after=marks[user.id])
@@ -229,7 +229,7 @@ async def test_the_whole_loop_from_listening_to_the_second_iteration(
 
     # The evaluation "adjust": the same case, iteration 2, back at step 3.
     mark = _last_id(lise.chat)
-    assert _due_now(e2e_engine, decisions.KIND_EVALUATE) == 1
+    assert _due_now(e2e_engine, trials.KIND_EVALUATE) == 1
     _wake(bot)
     evaluation = await _bot_message(lise.chat, da("What does the team decide?"), after=mark)
     await lise.press(da("Adjust it and try again"), message_id=evaluation.message_id)

@@ -23,7 +23,7 @@ from bot.prompts import Dispatcher
 from flows.core.i18n import texts
 from flows.safety.chart import ITEM_LABELS
 from sandbox.emulator import BotApiEmulator, EmuMessage, EmuUser
-from storage import decisions
+from storage import decisions, trials
 from storage import pulse as pulses
 from storage.db import utcnow
 from storage.models import (
@@ -228,7 +228,7 @@ async def _trial_voted_and_checked_in(
         omar_member = session.exec(select(Member).where(col(Member.telegram_id) == omar.id)).one()
         checkins = session.exec(
             select(Prompt).where(
-                col(Prompt.kind) == decisions.KIND_CHECKIN,
+                col(Prompt.kind) == trials.KIND_CHECKIN,
                 col(Prompt.member_id) == omar_member.id,
             )
         ).all()

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from storage import agenda, cases
+from storage import agenda, cases, listening
 from storage.cases import (
     CaseAlreadyOpen,
     CaseClosed,
@@ -65,7 +65,7 @@ def _team(session: Session) -> tuple[int, int, int, list[int], int]:
 
 
 def _start(session: Session, team_id: int, resident_id: int, listener: int) -> ResidentCase:
-    return cases.start_case(
+    return listening.start_case(
         session=session,
         team_id=team_id,
         resident_id=resident_id,
@@ -124,7 +124,7 @@ def test_two_members_opening_a_case_at_once_get_one_case(
         """The second member's check, as it runs before the first commit: no open case."""
         checked.set()
 
-    monkeypatch.setattr(cases, "open_case_of_resident", check_before_the_commit)
+    monkeypatch.setattr(listening, "open_case_of_resident", check_before_the_commit)
     outcome: list[object] = []
 
     def second_member() -> None:
@@ -159,7 +159,7 @@ def test_an_inactive_resident_gets_no_new_case_but_keeps_the_open_one(session: S
     session.flush()
 
     with pytest.raises(ResidentInactive):
-        cases.bring_to_team(session=session, case=case, member_id=listener, summary=None)
+        listening.bring_to_team(session=session, case=case, member_id=listener, summary=None)
     cases.close_case(
         session=session, case=case, member_id=lead, reason=CaseCloseReason.RESIDENT_LEFT
     )
@@ -174,7 +174,7 @@ def test_answers_are_text_or_voice_kept_by_question_and_checked(session: Session
     team_id, lead, listener, _others, resident_id = _team(session)
     case = _start(session, team_id, resident_id, listener)
 
-    cases.save_answer(
+    listening.save_answer(
         session=session,
         case=case,
         member_id=listener,
@@ -182,7 +182,7 @@ def test_answers_are_text_or_voice_kept_by_question_and_checked(session: Session
         position=1,
         text="  At få kaffe i ro  ",
     )
-    cases.save_answer(
+    listening.save_answer(
         session=session,
         case=case,
         member_id=listener,
@@ -192,7 +192,7 @@ def test_answers_are_text_or_voice_kept_by_question_and_checked(session: Session
         voice_duration=12,
     )
     # Answering the same question again replaces the answer.
-    cases.save_answer(
+    listening.save_answer(
         session=session,
         case=case,
         member_id=listener,
@@ -201,11 +201,11 @@ def test_answers_are_text_or_voice_kept_by_question_and_checked(session: Session
         text="Når hun får kaffe i ro.",
     )
     with pytest.raises(NotAllowed):
-        cases.save_answer(
+        listening.save_answer(
             session=session, case=case, member_id=lead, question="x", position=2, text="Nej"
         )
     with pytest.raises(TextTooLong):
-        cases.save_answer(
+        listening.save_answer(
             session=session,
             case=case,
             member_id=listener,
@@ -214,7 +214,7 @@ def test_answers_are_text_or_voice_kept_by_question_and_checked(session: Session
             text="a" * 1001,
         )
     with pytest.raises(CprNumberRefused):
-        cases.save_answer(
+        listening.save_answer(
             session=session,
             case=case,
             member_id=listener,
@@ -253,8 +253,10 @@ def test_only_the_residents_own_moments_can_be_attached(session: Session) -> Non
     )
     case = _start(session, team_id, resident_id, listener)
 
-    assert cases.set_moment(session=session, case=case, note_id=require_id(mine), attached=True)
-    assert not cases.set_moment(
+    assert listening.set_moment(
+        session=session, case=case, note_id=require_id(mine), attached=True
+    )
+    assert not listening.set_moment(
         session=session, case=case, note_id=require_id(foreign), attached=True
     )
     assert [n.id for n in cases.case_moments(session=session, case_id=require_id(case))] == [
@@ -286,16 +288,16 @@ def test_bringing_it_to_the_team_invites_every_other_member_once(session: Sessio
     generate(session=session, series=series, tz=COPENHAGEN_TZ, now=NOW)
     case = _start(session, team_id, resident_id, listener)
     with pytest.raises(NotAllowed):
-        cases.bring_to_team(session=session, case=case, member_id=lead, summary=None)
+        listening.bring_to_team(session=session, case=case, member_id=lead, summary=None)
 
-    invitations = cases.bring_to_team(
+    invitations = listening.bring_to_team(
         session=session,
         case=case,
         member_id=listener,
         summary=" Kaffe i ro betyder meget. ",
         now=NOW,
     )
-    again = cases.invite_perspectives(session=session, case=case, now=NOW + timedelta(hours=1))
+    again = listening.invite_perspectives(session=session, case=case, now=NOW + timedelta(hours=1))
     session.commit()
 
     assert case.step == CaseStep.TEAM and case.in_team_at == NOW
@@ -312,20 +314,20 @@ def test_bringing_it_to_the_team_invites_every_other_member_once(session: Sessio
         f"case:{case.id}:perspective:member:{member}" for member in [lead, *others]
     }
     with pytest.raises(WrongStep):
-        cases.bring_to_team(session=session, case=case, member_id=listener, summary=None)
+        listening.bring_to_team(session=session, case=case, member_id=listener, summary=None)
 
 
 def test_perspectives_one_per_member_changed_by_their_author(session: Session) -> None:
     team_id, lead, listener, others, resident_id = _team(session)
     case = _start(session, team_id, resident_id, listener)
-    cases.bring_to_team(session=session, case=case, member_id=listener, summary=None, now=NOW)
+    listening.bring_to_team(session=session, case=case, member_id=listener, summary=None, now=NOW)
     case_id = require_id(case)
     assert cases.waiting_for_perspectives(session=session, case=case) == sorted([lead, *others])
 
-    cases.save_perspective(
+    listening.save_perspective(
         session=session, case=case, member_id=others[0], text="Hun er træt om morgenen.", now=NOW
     )
-    cases.save_perspective(
+    listening.save_perspective(
         session=session,
         case=case,
         member_id=others[1],
@@ -333,7 +335,7 @@ def test_perspectives_one_per_member_changed_by_their_author(session: Session) -
         voice_duration=20,
         now=NOW + timedelta(minutes=1),
     )
-    cases.save_perspective(
+    listening.save_perspective(
         session=session,
         case=case,
         member_id=others[0],
@@ -354,7 +356,7 @@ def test_perspectives_one_per_member_changed_by_their_author(session: Session) -
 def test_steps_three_and_four_come_from_the_latest_decision(session: Session) -> None:
     team_id, lead, listener, _others, resident_id = _team(session)
     case = _start(session, team_id, resident_id, listener)
-    cases.bring_to_team(session=session, case=case, member_id=listener, summary=None, now=NOW)
+    listening.bring_to_team(session=session, case=case, member_id=listener, summary=None, now=NOW)
     assert cases.case_step(session=session, case=case) == CaseStep.TEAM
 
     decision = _decision(session, case, DecisionStatus.VOTING)
@@ -403,8 +405,8 @@ def test_open_cases_say_what_they_wait_for_and_what_is_late(session: Session) ->
     team_id, lead, listener, others, resident_id = _team(session)
     team = session.get_one(Team, team_id)
     late_resident = require_id(make_resident(session=session, team=team, alias="Hr. B"))
-    listening = _start(session, team_id, resident_id, listener)
-    stalled = cases.start_case(
+    listening_case = _start(session, team_id, resident_id, listener)
+    stalled = listening.start_case(
         session=session,
         team_id=team_id,
         resident_id=late_resident,
@@ -412,10 +414,10 @@ def test_open_cases_say_what_they_wait_for_and_what_is_late(session: Session) ->
         kind=CaseKind.OBSERVATION,
         now=NOW - timedelta(days=20),
     )
-    cases.bring_to_team(
+    listening.bring_to_team(
         session=session, case=stalled, member_id=lead, summary=None, now=NOW - timedelta(days=15)
     )
-    cases.save_perspective(
+    listening.save_perspective(
         session=session, case=stalled, member_id=others[0], text="Han vil gå selv."
     )
 
@@ -427,7 +429,7 @@ def test_open_cases_say_what_they_wait_for_and_what_is_late(session: Session) ->
     ]
     assert lines[0].waiting_for == sorted([listener, others[1]])
     assert lines[1].listener is not None and lines[1].listener.id == listener
-    assert listening.id == lines[1].case.id
+    assert listening_case.id == lines[1].case.id
 
 
 def test_moving_back_and_closing(session: Session) -> None:
@@ -435,13 +437,15 @@ def test_moving_back_and_closing(session: Session) -> None:
     case = _start(session, team_id, resident_id, listener)
     with pytest.raises(WrongStep):
         cases.move_back(session=session, case=case, member_id=lead)
-    cases.bring_to_team(session=session, case=case, member_id=listener, summary=None, now=utcnow())
+    listening.bring_to_team(
+        session=session, case=case, member_id=listener, summary=None, now=utcnow()
+    )
     session.commit()
 
     # 2 -> 1: pending invitations are cancelled, listening can go on.
     assert cases.move_back(session=session, case=case, member_id=lead) == CaseStep.LISTEN
     assert cases.invited_member_ids(session=session, case_id=require_id(case)) == []
-    cases.bring_to_team(
+    listening.bring_to_team(
         session=session, case=case, member_id=listener, summary="Igen", now=utcnow()
     )
     assert cases.invited_member_ids(session=session, case_id=require_id(case)) == sorted(
@@ -460,7 +464,7 @@ def test_moving_back_and_closing(session: Session) -> None:
     assert cases.invited_member_ids(session=session, case_id=require_id(case)) == []
     assert cases.case_step(session=session, case=case) == CaseStep.EVALUATED
     with pytest.raises(CaseClosed):
-        cases.save_perspective(session=session, case=case, member_id=lead, text="For sent")
+        listening.save_perspective(session=session, case=case, member_id=lead, text="For sent")
     with pytest.raises(CaseClosed):
         cases.close_case(session=session, case=case, member_id=lead, reason=CaseCloseReason.OTHER)
     assert _start(session, team_id, resident_id, listener).number == 2
@@ -471,7 +475,7 @@ def test_cases_waiting_for_the_team_are_on_every_agenda_until_decided(session: S
     team = session.get_one(Team, team_id)
     still_listening = require_id(make_resident(session=session, team=team))
     case = _start(session, team_id, resident_id, listener)
-    cases.bring_to_team(session=session, case=case, member_id=listener, summary=None, now=NOW)
+    listening.bring_to_team(session=session, case=case, member_id=listener, summary=None, now=NOW)
     _start(session, team_id, still_listening, lead)
     since, until = NOW - timedelta(days=30), NOW + timedelta(days=3)
 
@@ -498,7 +502,7 @@ def test_the_lead_takes_a_case_to_a_decision_and_back(session: Session) -> None:
     case = _start(session, team_id, resident_id, listener)
     with pytest.raises(WrongStep):
         cases.go_to_decision(session=session, case=case, member_id=lead, title="Fru H.")
-    cases.bring_to_team(session=session, case=case, member_id=listener, summary=None, now=NOW)
+    listening.bring_to_team(session=session, case=case, member_id=listener, summary=None, now=NOW)
 
     first = cases.go_to_decision(session=session, case=case, member_id=lead, title="Fru H.")
     with pytest.raises(WrongStep):
@@ -527,7 +531,7 @@ def test_the_lead_takes_a_case_to_a_decision_and_back(session: Session) -> None:
 def test_another_teams_case_answers_and_perspectives_are_not_found(session: Session) -> None:
     team_id, lead, listener, others, resident_id = _team(session)
     case = _start(session, team_id, resident_id, listener)
-    answer = cases.save_answer(
+    answer = listening.save_answer(
         session=session,
         case=case,
         member_id=listener,
@@ -536,8 +540,10 @@ def test_another_teams_case_answers_and_perspectives_are_not_found(session: Sess
         voice_file_id="v-1",
         voice_duration=3,
     )
-    cases.bring_to_team(session=session, case=case, member_id=listener, summary=None, tz="UTC")
-    perspective = cases.save_perspective(session=session, case=case, member_id=lead, text="Ro.")
+    listening.bring_to_team(session=session, case=case, member_id=listener, summary=None, tz="UTC")
+    perspective = listening.save_perspective(
+        session=session, case=case, member_id=lead, text="Ro."
+    )
     elsewhere = require_id(make_team(session=session))
 
     assert (
@@ -556,7 +562,7 @@ def test_another_teams_case_answers_and_perspectives_are_not_found(session: Sess
     assert cases.get_team_answer(session=session, team_id=team_id, answer_id=require_id(answer))
     outsider = make_member(session=session, team=session.get_one(Team, elsewhere))
     with pytest.raises(NotAllowed):
-        cases.save_perspective(
+        listening.save_perspective(
             session=session, case=case, member_id=require_id(outsider.member), text="Nej"
         )
     assert {p.payload["tz"] for p in session.exec(select(Prompt))} == {"UTC"}

@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, col, select
 
-from storage import audit, decisions
+from storage import audit, decisions, group_chats, trials, voting
 from storage.cpr import CprNumberRefused
 from storage.db import require_id
-from storage.decisions import VoteResult
 from storage.directory import remove_member
 from storage.models import (
     Decision,
@@ -23,6 +22,7 @@ from storage.models import (
     Team,
     Vote,
 )
+from storage.voting import VoteResult
 from tests.factories import make_member, make_resident, make_team
 
 TZ = ZoneInfo("Europe/Copenhagen")
@@ -62,7 +62,7 @@ def _voting(
         )
         for text in texts
     ]
-    decisions.open_vote(
+    voting.open_vote(
         session=session,
         decision_id=require_id(decision),
         closes_at=NOW + timedelta(days=3),
@@ -82,13 +82,13 @@ def test_a_member_votes_once_and_a_second_press_changes_the_same_row(session: Se
     decision, (a, b, _c) = _voting(session, team, lead_id)
     did = require_id(decision)
 
-    first = decisions.cast_vote(
+    first = voting.cast_vote(
         session=session, decision_id=did, member_id=staff[0], proposal_id=a, now=NOW
     )
-    again = decisions.cast_vote(
+    again = voting.cast_vote(
         session=session, decision_id=did, member_id=staff[0], proposal_id=a, now=NOW
     )
-    changed = decisions.cast_vote(
+    changed = voting.cast_vote(
         session=session,
         decision_id=did,
         member_id=staff[0],
@@ -101,7 +101,7 @@ def test_a_member_votes_once_and_a_second_press_changes_the_same_row(session: Se
     votes = session.exec(select(Vote).where(col(Vote.decision_id) == did)).all()
     assert [(v.member_id, v.proposal_id) for v in votes] == [(staff[0], b)]
     assert votes[0].voted_at == NOW and votes[0].updated_at == NOW + timedelta(hours=1)
-    result = decisions.tally(session=session, decision_id=did)
+    result = voting.tally(session=session, decision_id=did)
     assert [n for _p, n in result.counts] == [0, 1, 0]
     assert (result.voted, result.eligible) == (1, 4)
 
@@ -111,44 +111,40 @@ def test_a_vote_after_the_deadline_or_the_close_is_refused(session: Session) -> 
     decision, (a, _b, _c) = _voting(session, team, lead_id)
     did = require_id(decision)
 
-    late = decisions.cast_vote(
+    late = voting.cast_vote(
         session=session,
         decision_id=did,
         member_id=staff[0],
         proposal_id=a,
         now=NOW + timedelta(days=3),
     )
-    decisions.cast_vote(
-        session=session, decision_id=did, member_id=staff[1], proposal_id=a, now=NOW
-    )
-    closed = decisions.close_vote(session=session, decision_id=did, now=NOW + timedelta(days=3))
-    after = decisions.cast_vote(
+    voting.cast_vote(session=session, decision_id=did, member_id=staff[1], proposal_id=a, now=NOW)
+    closed = voting.close_vote(session=session, decision_id=did, now=NOW + timedelta(days=3))
+    after = voting.cast_vote(
         session=session, decision_id=did, member_id=staff[2], proposal_id=a, now=NOW
     )
 
     assert late == VoteResult.CLOSED and after == VoteResult.CLOSED
     assert closed.winner is not None and closed.winner.id == a
     assert decision.status == DecisionStatus.PLANNING and decision.chosen_proposal_id == a
-    assert decisions.tally(session=session, decision_id=did).voted == 1
+    assert voting.tally(session=session, decision_id=did).voted == 1
 
 
 def test_a_member_who_left_keeps_a_counted_vote_but_cannot_vote_again(session: Session) -> None:
     team, lead_id, staff = _team(session)
     decision, (a, b, _c) = _voting(session, team, lead_id)
     did = require_id(decision)
-    decisions.cast_vote(
-        session=session, decision_id=did, member_id=staff[0], proposal_id=a, now=NOW
-    )
+    voting.cast_vote(session=session, decision_id=did, member_id=staff[0], proposal_id=a, now=NOW)
 
     assert remove_member(
         session=session, team_id=require_id(team), member_id=staff[0], actor_member_id=lead_id
     )
-    refused = decisions.cast_vote(
+    refused = voting.cast_vote(
         session=session, decision_id=did, member_id=staff[0], proposal_id=b, now=NOW
     )
 
     assert refused == VoteResult.NOT_ELIGIBLE
-    result = decisions.tally(session=session, decision_id=did)
+    result = voting.tally(session=session, decision_id=did)
     assert result.count_of(a) == 1 and result.count_of(b) == 0
     assert result.eligible == 3
 
@@ -159,14 +155,14 @@ def test_strangers_and_other_decisions_proposals_count_nothing(session: Session)
     other_team, other_lead, _ = _team(session, staff=0)
     other, (foreign,) = _voting(session, other_team, other_lead, texts=("X",))
 
-    outsider = decisions.cast_vote(
+    outsider = voting.cast_vote(
         session=session,
         decision_id=require_id(decision),
         member_id=other_lead,
         proposal_id=a,
         now=NOW,
     )
-    wrong = decisions.cast_vote(
+    wrong = voting.cast_vote(
         session=session,
         decision_id=require_id(decision),
         member_id=staff[0],
@@ -175,7 +171,7 @@ def test_strangers_and_other_decisions_proposals_count_nothing(session: Session)
     )
 
     assert (outsider, wrong) == (VoteResult.NOT_ELIGIBLE, VoteResult.UNKNOWN_PROPOSAL)
-    assert decisions.tally(session=session, decision_id=require_id(decision)).voted == 0
+    assert voting.tally(session=session, decision_id=require_id(decision)).voted == 0
     assert (
         decisions.get_team_decision(
             session=session, team_id=require_id(team), decision_id=require_id(other)
@@ -191,60 +187,48 @@ def test_when_everyone_voted_the_vote_closes_and_the_result_goes_to_every_member
     decision, (a, b, _c) = _voting(session, team, lead_id)
     did = require_id(decision)
     for member_id, proposal in ((lead_id, a), (staff[0], b), (staff[1], b)):
-        decisions.cast_vote(
+        voting.cast_vote(
             session=session, decision_id=did, member_id=member_id, proposal_id=proposal, now=NOW
         )
-    assert not decisions.all_voted(session=session, decision_id=did)
-    decisions.cast_vote(
-        session=session, decision_id=did, member_id=staff[2], proposal_id=a, now=NOW
-    )
-    decisions.cast_vote(
-        session=session, decision_id=did, member_id=staff[2], proposal_id=b, now=NOW
-    )
-    assert decisions.all_voted(session=session, decision_id=did)
+    assert not voting.all_voted(session=session, decision_id=did)
+    voting.cast_vote(session=session, decision_id=did, member_id=staff[2], proposal_id=a, now=NOW)
+    voting.cast_vote(session=session, decision_id=did, member_id=staff[2], proposal_id=b, now=NOW)
+    assert voting.all_voted(session=session, decision_id=did)
 
-    result = decisions.close_vote(session=session, decision_id=did, now=NOW)
+    result = voting.close_vote(session=session, decision_id=did, now=NOW)
     session.commit()
 
     assert result.closed_now and result.winner is not None and result.winner.id == b
     assert decision.closed_at == NOW
-    results = _prompts(session, decisions.KIND_RESULT)
+    results = _prompts(session, voting.KIND_RESULT)
     assert sorted(p.member_id or 0 for p in results) == sorted([lead_id, *staff])
     # The deadline and the unsent ballots are cancelled; a second close changes nothing.
-    assert _prompts(session, decisions.KIND_DEADLINE) == []
-    assert _prompts(session, decisions.KIND_BALLOT) == []
-    assert not decisions.close_vote(session=session, decision_id=did, now=NOW).closed_now
+    assert _prompts(session, voting.KIND_DEADLINE) == []
+    assert _prompts(session, voting.KIND_BALLOT) == []
+    assert not voting.close_vote(session=session, decision_id=did, now=NOW).closed_now
 
 
 def test_a_tie_waits_for_the_lead_who_chooses_among_the_tied(session: Session) -> None:
     team, lead_id, staff = _team(session)
     decision, (a, b, c) = _voting(session, team, lead_id)
     did = require_id(decision)
-    decisions.cast_vote(
-        session=session, decision_id=did, member_id=staff[0], proposal_id=a, now=NOW
-    )
-    decisions.cast_vote(
-        session=session, decision_id=did, member_id=staff[1], proposal_id=b, now=NOW
-    )
+    voting.cast_vote(session=session, decision_id=did, member_id=staff[0], proposal_id=a, now=NOW)
+    voting.cast_vote(session=session, decision_id=did, member_id=staff[1], proposal_id=b, now=NOW)
 
-    tie = decisions.close_vote(session=session, decision_id=did, now=NOW + timedelta(days=3))
+    tie = voting.close_vote(session=session, decision_id=did, now=NOW + timedelta(days=3))
 
     assert tie.winner is None and [p.id for p in tie.tied] == [a, b]
     assert decision.status == DecisionStatus.TIE
-    assert [p.member_id for p in _prompts(session, decisions.KIND_TIE)] == [lead_id]
-    assert _prompts(session, decisions.KIND_RESULT) == []
-    refused = decisions.close_vote(
-        session=session, decision_id=did, now=NOW, tie_break_proposal_id=c
-    )
+    assert [p.member_id for p in _prompts(session, voting.KIND_TIE)] == [lead_id]
+    assert _prompts(session, voting.KIND_RESULT) == []
+    refused = voting.close_vote(session=session, decision_id=did, now=NOW, tie_break_proposal_id=c)
     assert refused.winner is None and decision.status == DecisionStatus.TIE
 
-    broken = decisions.close_vote(
-        session=session, decision_id=did, now=NOW, tie_break_proposal_id=b
-    )
+    broken = voting.close_vote(session=session, decision_id=did, now=NOW, tie_break_proposal_id=b)
 
     assert broken.winner is not None and broken.winner.id == b
     assert decision.status == DecisionStatus.PLANNING and decision.chosen_proposal_id == b
-    assert len(_prompts(session, decisions.KIND_RESULT)) == 4
+    assert len(_prompts(session, voting.KIND_RESULT)) == 4
 
 
 def test_a_proposal_is_checked_for_length_cpr_and_status(session: Session) -> None:
@@ -268,13 +252,11 @@ def test_a_proposal_is_checked_for_length_cpr_and_status(session: Session) -> No
             session=session, decision_id=did, author_member_id=lead_id, text="Om 010190-1234"
         )
     with pytest.raises(decisions.DecisionError):
-        decisions.open_vote(
-            session=session, decision_id=did, closes_at=NOW + timedelta(1), now=NOW
-        )
+        voting.open_vote(session=session, decision_id=did, closes_at=NOW + timedelta(1), now=NOW)
     decisions.add_proposal(
         session=session, decision_id=did, author_member_id=lead_id, text="y" * 500
     )
-    decisions.open_vote(session=session, decision_id=did, closes_at=NOW + timedelta(1), now=NOW)
+    voting.open_vote(session=session, decision_id=did, closes_at=NOW + timedelta(1), now=NOW)
     with pytest.raises(decisions.DecisionError):
         decisions.add_proposal(
             session=session, decision_id=did, author_member_id=lead_id, text="z"
@@ -286,11 +268,9 @@ def _trying(session: Session) -> tuple[Team, int, list[int], Decision]:
     team, lead_id, staff = _team(session)
     decision, (a, _b, _c) = _voting(session, team, lead_id)
     did = require_id(decision)
-    decisions.cast_vote(
-        session=session, decision_id=did, member_id=staff[0], proposal_id=a, now=NOW
-    )
-    decisions.close_vote(session=session, decision_id=did, now=NOW + timedelta(days=3))
-    decisions.start_trial(
+    voting.cast_vote(session=session, decision_id=did, member_id=staff[0], proposal_id=a, now=NOW)
+    voting.close_vote(session=session, decision_id=did, now=NOW + timedelta(days=3))
+    trials.start_trial(
         session=session,
         decision_id=did,
         aim="Fru H. er tryg om morgenen",
@@ -314,7 +294,7 @@ def test_a_trial_schedules_check_ins_per_member_and_day_and_the_evaluation(
     _team_, lead_id, staff, decision = _trying(session)
     did = require_id(decision)
 
-    checkins = _prompts(session, decisions.KIND_CHECKIN)
+    checkins = _prompts(session, trials.KIND_CHECKIN)
     days = sorted({p.payload["day"] for p in checkins})
     assert days == ["2026-11-29", "2026-12-02", "2026-12-05", "2026-12-08"]
     assert len(checkins) == 4 * 4
@@ -323,10 +303,10 @@ def test_a_trial_schedules_check_ins_per_member_and_day_and_the_evaluation(
     # 13:00 in Copenhagen (UTC+1 in winter), expiring at the end of that local day.
     assert first.due_at == datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
     assert first.expires_at == datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
-    (evaluation,) = _prompts(session, decisions.KIND_EVALUATE)
+    (evaluation,) = _prompts(session, trials.KIND_EVALUATE)
     assert evaluation.member_id == lead_id and evaluation.dedupe_key == f"decision:{did}:evaluate"
     assert evaluation.due_at == datetime(2026, 12, 10, 8, 0, tzinfo=UTC)
-    approaches = decisions.approaches_for_resident(
+    approaches = trials.approaches_for_resident(
         session=session, team_id=decision.team_id, resident_id=decision.resident_id or 0
     )
     assert [a.trial.action for a in approaches.current] == ["Vi banker på og venter"]
@@ -339,16 +319,16 @@ def test_check_ins_are_summarised_and_a_second_answer_replaces_the_first(
     _team_, _lead_id, staff, decision = _trying(session)
     did = require_id(decision)
     day = date(2026, 11, 29)
-    first = decisions.record_checkin(
+    first = trials.record_checkin(
         session=session, decision_id=did, member_id=staff[0], day=day, answer="not_helped", now=NOW
     )
-    decisions.record_checkin(
+    trials.record_checkin(
         session=session, decision_id=did, member_id=staff[0], day=day, answer="helped", now=NOW
     )
-    decisions.add_checkin_note(
+    trials.add_checkin_note(
         session=session, checkin_id=require_id(first), member_id=staff[0], note="Hun smilede"
     )
-    decisions.record_checkin(
+    trials.record_checkin(
         session=session,
         decision_id=did,
         member_id=staff[1],
@@ -356,7 +336,7 @@ def test_check_ins_are_summarised_and_a_second_answer_replaces_the_first(
         answer="not_relevant",
         now=NOW,
     )
-    decisions.record_checkin(
+    trials.record_checkin(
         session=session,
         decision_id=did,
         member_id=staff[1],
@@ -365,17 +345,17 @@ def test_check_ins_are_summarised_and_a_second_answer_replaces_the_first(
         now=NOW,
     )
     with pytest.raises(CprNumberRefused):
-        decisions.add_checkin_note(
+        trials.add_checkin_note(
             session=session, checkin_id=require_id(first), member_id=staff[0], note="010190-1234"
         )
     assert (
-        decisions.add_checkin_note(
+        trials.add_checkin_note(
             session=session, checkin_id=require_id(first), member_id=staff[1], note="Ikke min"
         )
         is None
     )
 
-    summary = decisions.checkin_summary(session=session, decision_id=did)
+    summary = trials.checkin_summary(session=session, decision_id=did)
 
     assert (summary.helped, summary.not_helped, summary.not_relevant) == (1, 1, 1)
     assert summary.members == 2 and summary.notes == ["Hun smilede"]
@@ -387,7 +367,7 @@ def test_adjust_starts_iteration_two_at_proposing_with_the_change_as_first_propo
     _team_, lead_id, _staff, decision = _trying(session)
     did = require_id(decision)
 
-    successor = decisions.evaluate(
+    successor = trials.evaluate(
         session=session,
         decision_id=did,
         outcome="adjust",
@@ -411,27 +391,27 @@ def test_adjust_starts_iteration_two_at_proposing_with_the_change_as_first_propo
     ] == ["Vi banker på og venter, og siger vores navn"]
     assert decisions.latest_decision(session=session, origin="case", origin_id=7) == successor
     # The remaining check-ins and the evaluation prompt are cancelled.
-    assert _prompts(session, decisions.KIND_CHECKIN) == []
-    assert _prompts(session, decisions.KIND_EVALUATE) == []
+    assert _prompts(session, trials.KIND_CHECKIN) == []
+    assert _prompts(session, trials.KIND_EVALUATE) == []
 
 
 def test_keep_makes_a_standing_approach_and_drop_leaves_none(session: Session) -> None:
     _team_, lead_id, _staff, decision = _trying(session)
 
     assert (
-        decisions.evaluate(
+        trials.evaluate(
             session=session, decision_id=require_id(decision), outcome="keep", by_member_id=lead_id
         )
         is None
     )
 
-    approaches = decisions.approaches_for_resident(
+    approaches = trials.approaches_for_resident(
         session=session, team_id=decision.team_id, resident_id=decision.resident_id or 0
     )
     assert approaches.current == []
     assert [a.decision.id for a in approaches.kept] == [decision.id]
     with pytest.raises(decisions.DecisionError):
-        decisions.evaluate(
+        trials.evaluate(
             session=session, decision_id=require_id(decision), outcome="drop", by_member_id=lead_id
         )
 
@@ -454,11 +434,11 @@ def test_withdrawing_cancels_every_unsent_prompt_of_the_decision(session: Sessio
 def test_a_group_is_linked_to_one_team_and_followed_to_its_supergroup(session: Session) -> None:
     team, lead_id, _staff = _team(session)
     other_team, other_lead, _ = _team(session, staff=0)
-    link = decisions.link_group(
+    link = group_chats.link_group(
         session=session, team_id=require_id(team), chat_id=-100, by_member_id=lead_id, now=NOW
     )
-    with pytest.raises(decisions.GroupTaken):
-        decisions.link_group(
+    with pytest.raises(group_chats.GroupTaken):
+        group_chats.link_group(
             session=session,
             team_id=require_id(other_team),
             chat_id=-100,
@@ -466,15 +446,15 @@ def test_a_group_is_linked_to_one_team_and_followed_to_its_supergroup(session: S
             now=NOW,
         )
     decision, _ids = _voting(session, team, lead_id)
-    assert [p.dedupe_key for p in _prompts(session, decisions.KIND_GROUP_BALLOT)] == [
+    assert [p.dedupe_key for p in _prompts(session, voting.KIND_GROUP_BALLOT)] == [
         f"decision:{decision.id}:group"
     ]
-    decisions.set_group_message(
+    voting.set_group_message(
         session=session, decision_id=require_id(decision), chat_id=-100, message_id=5
     )
 
-    assert decisions.migrate_group(session=session, old_chat_id=-100, new_chat_id=-1001234)
-    assert not decisions.migrate_group(session=session, old_chat_id=-100, new_chat_id=-1001234)
+    assert group_chats.migrate_group(session=session, old_chat_id=-100, new_chat_id=-1001234)
+    assert not group_chats.migrate_group(session=session, old_chat_id=-100, new_chat_id=-1001234)
     session.commit()
 
     assert link.chat_id == -1001234 and decision.group_chat_id == -1001234
@@ -484,24 +464,24 @@ def test_a_group_is_linked_to_one_team_and_followed_to_its_supergroup(session: S
         "group.link",
         {"chat_id": -100},
     )
-    assert decisions.group_link(session=session, chat_id=-100) is None
-    assert decisions.team_chat(session=session, team_id=require_id(team)) == link
+    assert group_chats.group_link(session=session, chat_id=-100) is None
+    assert group_chats.team_chat(session=session, team_id=require_id(team)) == link
 
 
 def test_agenda_sources_list_open_votes_and_running_trials(session: Session) -> None:
     team, lead_id, _staff = _team(session)
-    voting, _ids = _voting(session, team, lead_id)
+    open_decision, _ids = _voting(session, team, lead_id)
     _t, _l, _s, trying = _trying(session)
 
-    votes = decisions.agenda_votes(
+    votes = voting.agenda_votes(
         session, require_id(team), NOW - timedelta(days=30), NOW + timedelta(1)
     )
-    trials = decisions.agenda_trials_due(
+    trial_entries = trials.agenda_trials_due(
         session, trying.team_id, NOW - timedelta(days=30), NOW + timedelta(days=10)
     )
 
-    assert [(e.kind, e.ref_id) for e in votes] == [("vote", voting.id)]
-    assert [(e.kind, e.ref_id, e.resident_id) for e in trials] == [
+    assert [(e.kind, e.ref_id) for e in votes] == [("vote", open_decision.id)]
+    assert [(e.kind, e.ref_id, e.resident_id) for e in trial_entries] == [
         ("trial", trying.id, trying.resident_id)
     ]
 
@@ -520,7 +500,7 @@ def test_the_vote_can_open_by_itself_later(session: Session) -> None:
     did = require_id(decision)
     decisions.add_proposal(session=session, decision_id=did, author_member_id=lead_id, text="A")
 
-    decisions.schedule_vote_opening(
+    voting.schedule_vote_opening(
         session=session,
         decision_id=did,
         opens_at=NOW + timedelta(days=1),
@@ -529,7 +509,7 @@ def test_the_vote_can_open_by_itself_later(session: Session) -> None:
         now=NOW,
     )
 
-    (opening,) = _prompts(session, decisions.KIND_OPEN)
+    (opening,) = _prompts(session, voting.KIND_OPEN)
     assert opening.due_at == NOW + timedelta(days=1) and opening.member_id == lead_id
     assert opening.status == PromptStatus.PENDING
     assert decision.status == DecisionStatus.PROPOSING
