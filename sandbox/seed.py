@@ -70,7 +70,20 @@ from sandbox.seed_texts import (
     TEAM_NAME,
     SeedPerson,
 )
-from storage import agenda, cases, decisions, dilemmas, directory, meetings, prompts, rhythm
+from storage import (
+    agenda,
+    cases,
+    decisions,
+    dilemmas,
+    directory,
+    group_chats,
+    listening,
+    meetings,
+    prompts,
+    rhythm,
+    trials,
+    voting,
+)
 from storage import pulse as pulses
 from storage.db import require_id
 from storage.models import (
@@ -234,7 +247,7 @@ class _Seeder:
                 shifts=[shift.value for shift in person.shifts],
                 now=joined,
             )
-        decisions.link_group(
+        group_chats.link_group(
             session=session,
             team_id=team_id,
             chat_id=GROUP_CHAT_ID,
@@ -295,7 +308,7 @@ class _Seeder:
     ) -> ResidentCase:
         """Step 1: the listener opens the case, answers, and attaches the resident's moments
         written before it started."""
-        case = cases.start_case(
+        case = listening.start_case(
             session=self.session,
             team_id=team_id,
             resident_id=self.resident[key],
@@ -304,7 +317,7 @@ class _Seeder:
             now=started,
         )
         for position, (question, text) in enumerate(answers):
-            cases.save_answer(
+            listening.save_answer(
                 session=self.session,
                 case=case,
                 member_id=self.member[listener],
@@ -314,7 +327,9 @@ class _Seeder:
             )
         for note_id, written in self.notes.get(key, []):
             if written < started:
-                cases.set_moment(session=self.session, case=case, note_id=note_id, attached=True)
+                listening.set_moment(
+                    session=self.session, case=case, note_id=note_id, attached=True
+                )
         return case
 
     def to_team(
@@ -326,7 +341,7 @@ class _Seeder:
         perspectives: tuple[tuple[str, datetime, str], ...],
     ) -> None:
         """Step 2: the listener brings it to the team; colleagues add their perspectives."""
-        cases.bring_to_team(
+        listening.bring_to_team(
             session=self.session,
             case=case,
             member_id=self.member[listener],
@@ -335,7 +350,7 @@ class _Seeder:
             tz=self.clock.tz.key,
         )
         for author, written, text in perspectives:
-            cases.save_perspective(
+            listening.save_perspective(
                 session=self.session,
                 case=case,
                 member_id=self.member[author],
@@ -375,12 +390,12 @@ class _Seeder:
     ) -> None:
         """The vote opens; members vote for a proposal by its position."""
         tz = self.clock.tz
-        decisions.open_vote(
+        voting.open_vote(
             session=self.session, decision_id=decision_id, closes_at=closes, now=opens, tz=tz
         )
         proposals = decisions.proposals_of(session=self.session, decision_id=decision_id)
         for voter, position, at in ballots:
-            decisions.cast_vote(
+            voting.cast_vote(
                 session=self.session,
                 decision_id=decision_id,
                 member_id=self.member[voter],
@@ -401,9 +416,9 @@ class _Seeder:
         """Step 4: the vote closes, the lead starts the chosen action as a trial; members
         answer its check-ins (``days``: the trial's first and last day, as days ago)."""
         session, clock = self.session, self.clock
-        decisions.close_vote(session=session, decision_id=decision_id, now=closed, tz=clock.tz)
+        voting.close_vote(session=session, decision_id=decision_id, now=closed, tz=clock.tz)
         aim, measure, action = fields
-        trial = decisions.start_trial(
+        trial = trials.start_trial(
             session=session,
             decision_id=decision_id,
             aim=aim,
@@ -418,12 +433,12 @@ class _Seeder:
             tz=clock.tz,
         )
         expected = set(
-            decisions.checkin_days(starts_on=trial.starts_on, ends_on=trial.ends_on, every_days=3)
+            trials.checkin_days(starts_on=trial.starts_on, ends_on=trial.ends_on, every_days=3)
         )
         for days_ago, author, answer, note in checkins:
             day = clock.day(days_ago)
             assert day in expected, "a check-in answers one of the trial's check-in days"
-            checkin = decisions.record_checkin(
+            checkin = trials.record_checkin(
                 session=session,
                 decision_id=decision_id,
                 member_id=self.member[author],
@@ -432,7 +447,7 @@ class _Seeder:
                 now=clock.at(days_ago, "13:40"),
             )
             if note:
-                decisions.add_checkin_note(
+                trials.add_checkin_note(
                     session=session,
                     checkin_id=require_id(checkin),
                     member_id=self.member[author],
@@ -523,7 +538,7 @@ def seed_care_home(*, session: Session, now: datetime, tz: ZoneInfo) -> CareHome
         "jonas",
         CASE_L_CHECKINS,
     )
-    decisions.evaluate(
+    trials.evaluate(
         session=session,
         decision_id=decision_l,
         outcome="keep",
@@ -729,7 +744,7 @@ def find_care_home(*, session: Session) -> CareHome | None:
 
     series = meetings.active_series(session=session, team_id=team_id)[0]
     occurrence = meetings.occurrences(session=session, series_id=require_id(series))[1]
-    link = decisions.team_chat(session=session, team_id=team_id)
+    link = group_chats.team_chat(session=session, team_id=team_id)
     pulse = pulses.closed_pulses(session=session, team_id=team_id, now=_far_future())[-1]
     deciding, trying = first_case("M"), first_case("H")
     return CareHome(

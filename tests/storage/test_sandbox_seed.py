@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from sandbox.seed import CareHome, find_care_home, seed_care_home
 from sandbox.seed_texts import texts
-from storage import agenda, cases, decisions, directory, meetings
+from storage import agenda, cases, decisions, directory, meetings, trials, voting
 from storage import pulse as pulses
 from storage.cpr import contains_cpr
 from storage.db import session_scope, utcnow
@@ -91,14 +91,14 @@ def test_an_open_vote_and_a_trial_under_way(engine: Engine) -> None:
             session=session, team_id=home.team_id, decision_id=home.trial_decision_id
         )
         assert vote is not None and trial_decision is not None
-        assert vote.status == DecisionStatus.VOTING and decisions.vote_is_open(vote, now)
+        assert vote.status == DecisionStatus.VOTING and voting.vote_is_open(vote, now)
         assert len(decisions.proposals_of(session=session, decision_id=vote.id or 0)) >= 2
-        assert not decisions.all_voted(session=session, decision_id=vote.id or 0)
+        assert not voting.all_voted(session=session, decision_id=vote.id or 0)
         assert trial_decision.status == DecisionStatus.TRYING
-        trial = decisions.get_trial(session=session, decision_id=trial_decision.id or 0)
+        trial = trials.get_trial(session=session, decision_id=trial_decision.id or 0)
         assert trial is not None
         assert trial.starts_on < now.astimezone(TZ).date() < trial.ends_on
-        summary = decisions.checkin_summary(session=session, decision_id=trial_decision.id or 0)
+        summary = trials.checkin_summary(session=session, decision_id=trial_decision.id or 0)
     assert summary is not None
 
 
