@@ -33,18 +33,26 @@ texts-update: $(STAMP)
 	done
 	$(BIN)/python -m bot.catalogs fill-english
 
+# With a bot token (STEMME_BOT_TOKEN in the environment or .env): the bot. Without one:
+# the sandbox, a made-up care home in a web chat at http://127.0.0.1:8080/.
 run: $(STAMP) texts-compile
 	mkdir -p data
-	$(BIN)/stemme db upgrade
-	$(BIN)/stemme run
+	@if $(BIN)/python -m bot.config has-token; then \
+		$(BIN)/stemme db upgrade && $(BIN)/stemme run; \
+	else \
+		$(BIN)/stemme sandbox; \
+	fi
 
-# The browser tests' Chromium: Debian's package, installed once when apt is at hand (as
+# The browser tests' Chromium and an emoji font (the bot's texts use emoji): Debian's
+# packages, installed once when apt is at hand (as
 # root, as in CI); elsewhere install chromium yourself or the browser tests skip.
 browser:
-	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	@if (command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1) \
+		&& [ -d /usr/share/fonts/truetype/noto ]; then \
 		true; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium fonts-noto-color-emoji >/dev/null; \
 	else \
 		echo "No chromium: the browser tests will skip (apt-get install chromium)"; \
 	fi

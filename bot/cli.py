@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from bot import cli_privacy
+from bot import cli_privacy, logs
 from bot.cli_common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -133,6 +133,14 @@ def build_parser(t: Texts) -> argparse.ArgumentParser:
         ),
     )
     run.set_defaults(handler=cmd_run)
+
+    commands.add_parser(
+        "sandbox",
+        help=t._(
+            "Try stemme without Telegram: a made-up care home in a web chat in your browser "
+            "(STEMME_LISTEN, by default 127.0.0.1:8080)."
+        ),
+    ).set_defaults(handler=cmd_sandbox)
 
     db = commands.add_parser("db", help=t._("Create or update the database tables."))
     db_commands = db.add_subparsers(title=t._("commands"), metavar="COMMAND", required=True)
@@ -246,6 +254,30 @@ def cmd_run(args: argparse.Namespace, context: Context) -> int:
     from bot.polling import run as run_bot
 
     run_bot(context.settings)
+    return EXIT_OK
+
+
+def cmd_sandbox(args: argparse.Namespace, context: Context) -> int:
+    """Runs the sandbox (sandbox/run.py) until it is stopped."""
+    # Imported here so the other commands never load the sandbox.
+    from sandbox import run as sandbox
+
+    problems = sandbox.problems(context.settings, context.t)
+    if problems:
+        context.note("\n".join(problems))
+        return EXIT_USAGE
+    logs.configure(context.settings.log_level, [])
+    try:
+        asyncio.run(sandbox.serve(context.settings, context.say))
+    except sandbox.NotASandbox:
+        context.note(
+            context.t._(
+                "The database holds sites that are not the sandbox's care home: the sandbox "
+                "will not use it. Remove the file or point STEMME_DATABASE_URL at another "
+                "sandbox file."
+            )
+        )
+        return EXIT_USAGE
     return EXIT_OK
 
 

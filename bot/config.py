@@ -211,3 +211,21 @@ def run_problems(settings: Settings, *, webhook: bool, t: Texts) -> list[str]:
             )
         )
     return problems
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m bot.config has-token``: exit 0 when a bot token is configured (the
+    environment or .env), 1 when not; the Makefile's ``run`` picks the bot or the sandbox
+    by it. Never prints the token."""
+    if argv != ["has-token"]:
+        return 2
+    try:
+        return 0 if Settings().token else 1
+    except ValueError:  # an invalid configuration: let `stemme run` explain it
+        return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(_main(sys.argv[1:]))
