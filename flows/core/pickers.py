@@ -60,21 +60,18 @@ def confirm_buttons(
     )
 
 
+def trim_markup(texts: Texts, trim_data: str) -> InlineKeyboardMarkup:
+    """The one button under a too-long text: keep its first characters up to the limit."""
+    label = texts._("Keep the first {limit} characters").format(limit=NOTE_MAX_LENGTH)
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=trim_data)]])
+
+
 def too_long_prompt(
     texts: Texts, text: str, *, trim_data: str
 ) -> tuple[str, InlineKeyboardMarkup]:
     """Says a micro-moment's text is over the limit, that it is kept, and offers to trim it."""
     _ = texts._
-    markup = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("Keep the first {limit} characters").format(limit=NOTE_MAX_LENGTH),
-                    callback_data=trim_data,
-                )
-            ]
-        ]
-    )
+    markup = trim_markup(texts, trim_data)
     message = _(
         "Your text has {length} characters; a micro-moment can have at most {limit}. I have "
         "kept it: send a shorter version (you can copy it from your message above), or keep "

@@ -28,7 +28,7 @@ from flows.loop.decision_views import (
 )
 from storage import decisions, directory, group_chats, trials, voting
 from storage.db import require_id, utcnow
-from storage.models import Decision, DecisionStatus, Member, Prompt, Role
+from storage.models import Decision, DecisionStatus, Member, Prompt, Role, TrialAction
 
 logger = logging.getLogger(__name__)
 
@@ -244,15 +244,26 @@ async def render_group_result(bot: Bot, prompt: Prompt, session: Session) -> Non
     await _send_to_group(bot, session, link.chat_id, text)
 
 
-async def render_trial_started(bot: Bot, prompt: Prompt, session: Session) -> None:
-    """Tells one member about the new trial action."""
+def _trial_recipient(
+    session: Session, prompt: Prompt
+) -> tuple[Member, Decision, TrialAction] | None:
+    """The prompt's member, its decision and the trial action, while the trial runs."""
     found = _recipient(session, prompt)
     if found is None:
-        return
+        return None
     member, decision = found
     trial = trials.get_trial(session=session, decision_id=require_id(decision))
     if trial is None or decision.status != DecisionStatus.TRYING:
+        return None
+    return member, decision, trial
+
+
+async def render_trial_started(bot: Bot, prompt: Prompt, session: Session) -> None:
+    """Tells one member about the new trial action."""
+    found = _trial_recipient(session, prompt)
+    if found is None:
         return
+    member, decision, trial = found
     texts_ = texts(member.language, prompt_zone(prompt))
     lines = [
         texts_._("New trial action: {subject}").format(
@@ -267,13 +278,10 @@ async def render_trial_started(bot: Bot, prompt: Prompt, session: Session) -> No
 
 async def render_checkin(bot: Bot, prompt: Prompt, session: Session) -> None:
     """Asks one member whether they tried the trial action today."""
-    found = _recipient(session, prompt)
+    found = _trial_recipient(session, prompt)
     if found is None:
         return
-    member, decision = found
-    trial = trials.get_trial(session=session, decision_id=require_id(decision))
-    if trial is None or decision.status != DecisionStatus.TRYING:
-        return
+    member, decision, trial = found
     texts_ = texts(member.language, prompt_zone(prompt))
     day = str(prompt.payload.get("day"))
     did = require_id(decision)

@@ -12,7 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from flows.core.engine import END, StemmeContext, alert, respond
 from flows.core.i18n import Texts
-from flows.core.pickers import resident_buttons, shorten
+from flows.core.pickers import resident_buttons, shorten, trim_markup
 from flows.loop.case_views import (
     ANSWER_SHOWN,
     QUESTIONS,
@@ -49,16 +49,7 @@ def _voice_of(update: Update) -> tuple[str, int] | None:
 
 def _too_long(texts: Texts, length: int, trim_data: str) -> tuple[str, InlineKeyboardMarkup]:
     _ = texts._
-    markup = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("Keep the first {limit} characters").format(limit=NOTE_MAX_LENGTH),
-                    callback_data=trim_data,
-                )
-            ]
-        ]
-    )
+    markup = trim_markup(texts, trim_data)
     message = _(
         "Your text has {length} characters; at most {limit} fit here. I have kept it: send a "
         "shorter version (you can copy it from your message above), or keep the first "
