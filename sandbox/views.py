@@ -8,7 +8,9 @@ entities Telegram defines are put around the pieces (see :func:`entities_html`).
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -133,13 +135,19 @@ def _keyboard(message: EmuMessage) -> list[list[JSONDict]]:
     return rows
 
 
+def _revision(message: EmuMessage) -> str:
+    """Changes whenever the message does (two edits within a second share an edit_date)."""
+    content = json.dumps(message.raw, sort_keys=True, default=str).encode()
+    return f"{message.message_id}:{hashlib.sha1(content, usedforsecurity=False).hexdigest()}"
+
+
 def message_view(message: EmuMessage, *, bot_name: str) -> JSONDict:
     """One message as the page shows it."""
     raw = message.raw
     sent = datetime.fromtimestamp(message.date, UTC).astimezone(COPENHAGEN)
     view: JSONDict = {
         "id": message.message_id,
-        "key": f"{message.message_id}:{raw.get('edit_date', 0)}",
+        "key": _revision(message),
         "from_bot": message.from_bot,
         "sender": _sender(message, bot_name),
         "html": entities_html(message.text, message.entities),

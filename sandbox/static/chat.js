@@ -321,6 +321,7 @@ function renderKeyboard(message) {
       } else if (button.data !== undefined) {
         const press = el("button", "", button.text);
         press.type = "button";
+        press.dataset.callback = button.data;
         press.addEventListener("click", () => pressButton(message.id, button.data));
         line.appendChild(press);
       }
