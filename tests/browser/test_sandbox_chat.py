@@ -87,15 +87,15 @@ async def test_a_staff_member_notes_a_micro_moment_in_a_few_presses(
         await type_and_send(page, "Hun lyste op, da jeg satte hendes musik på.")
         await bot_says(page, "Vælg op til 3 markører")
         await press(page, "Tryghed", presses)
+        await page.locator(".keyboard button", has_text="✓").last.wait_for()
+        await page.wait_for_timeout(300)
+        await page.screenshot(path=str(DOCS / "sandbox-chat.png"))
         await press(page, "Gem ✔", presses)
         await bot_says(page, "Gemt ✔ mikroøjeblik #")
         assert presses["n"] <= 5
         with Session(sandbox.engine) as session:
             notes = session.exec(select(Note)).all()
         assert [n.text for n in notes] == ["Hun lyste op, da jeg satte hendes musik på."]
-        # The typed text does not stay in the chat (chat hygiene), as in Telegram.
-        await page.wait_for_timeout(300)
-        await page.screenshot(path=str(DOCS / "sandbox-chat.png"))
 
         # The lead sees it on the resident's card.
         await page.select_option("#persona", "lise")
