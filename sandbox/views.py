@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+
 from sandbox.emulator import EmuChat, EmuMessage
 
 JSONDict = dict[str, Any]
@@ -141,7 +143,7 @@ def _revision(message: EmuMessage) -> str:
     return f"{message.message_id}:{hashlib.sha1(content, usedforsecurity=False).hexdigest()}"
 
 
-def message_view(message: EmuMessage, *, bot_name: str) -> JSONDict:
+def message_view(message: EmuMessage, *, bot_name: str, language: str = "da") -> JSONDict:
     """One message as the page shows it."""
     raw = message.raw
     sent = datetime.fromtimestamp(message.date, UTC).astimezone(COPENHAGEN)
@@ -153,6 +155,7 @@ def message_view(message: EmuMessage, *, bot_name: str) -> JSONDict:
         "html": entities_html(message.text, message.entities),
         "time": sent.strftime("%H:%M"),
         "date": sent.date().isoformat(),
+        "day": format_date(sent.date(), "d MMMM", locale=language),
         "edited": message.edited,
         "keyboard": _keyboard(message),
     }
@@ -188,11 +191,13 @@ def reply_keyboard(chat: EmuChat) -> list[list[str]] | None:
     return None
 
 
-def chat_view(chat: EmuChat, *, bot_name: str, version: int) -> JSONDict:
+def chat_view(chat: EmuChat, *, bot_name: str, version: int, language: str = "da") -> JSONDict:
     """The whole chat: its messages, oldest first, and the keyboard under it."""
     return {
         "chat_id": chat.id,
         "version": version,
-        "messages": [message_view(m, bot_name=bot_name) for m in chat.chat_messages()],
+        "messages": [
+            message_view(m, bot_name=bot_name, language=language) for m in chat.chat_messages()
+        ],
         "reply_keyboard": reply_keyboard(chat),
     }

@@ -156,6 +156,11 @@ async def test_two_personas_vote_on_the_page(browser: Any, tmp_path: Path) -> No
             if persona == "mette":
                 await page.wait_for_timeout(500)
                 await page.screenshot(path=str(DOCS / "sandbox-vote.png"))
+        # In the team's group the lead sends a voice message: without a microphone (headless)
+        # the page sends the sample, shown as a playable bar.
+        await page.select_option("#persona", "gruppe")
+        await page.click("#mic")
+        await page.locator(".msg.out .voice audio").wait_for(state="attached")
         with Session(sandbox.engine) as session:
             votes = session.exec(select(Vote).where(Vote.decision_id == did)).all()
         assert sorted(v.member_id for v in votes) == sorted([ids[OMAR_ID], ids[METTE_ID]])
