@@ -8,10 +8,14 @@ entities Telegram defines are put around the pieces (see :func:`entities_html`).
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
 
 from sandbox.emulator import EmuChat, EmuMessage
 
@@ -133,18 +137,25 @@ def _keyboard(message: EmuMessage) -> list[list[JSONDict]]:
     return rows
 
 
-def message_view(message: EmuMessage, *, bot_name: str) -> JSONDict:
+def _revision(message: EmuMessage) -> str:
+    """Changes whenever the message does (two edits within a second share an edit_date)."""
+    content = json.dumps(message.raw, sort_keys=True, default=str).encode()
+    return f"{message.message_id}:{hashlib.sha1(content, usedforsecurity=False).hexdigest()}"
+
+
+def message_view(message: EmuMessage, *, bot_name: str, language: str = "da") -> JSONDict:
     """One message as the page shows it."""
     raw = message.raw
     sent = datetime.fromtimestamp(message.date, UTC).astimezone(COPENHAGEN)
     view: JSONDict = {
         "id": message.message_id,
-        "key": f"{message.message_id}:{raw.get('edit_date', 0)}",
+        "key": _revision(message),
         "from_bot": message.from_bot,
         "sender": _sender(message, bot_name),
         "html": entities_html(message.text, message.entities),
         "time": sent.strftime("%H:%M"),
         "date": sent.date().isoformat(),
+        "day": format_date(sent.date(), "d MMMM", locale=language),
         "edited": message.edited,
         "keyboard": _keyboard(message),
     }
@@ -180,11 +191,13 @@ def reply_keyboard(chat: EmuChat) -> list[list[str]] | None:
     return None
 
 
-def chat_view(chat: EmuChat, *, bot_name: str, version: int) -> JSONDict:
+def chat_view(chat: EmuChat, *, bot_name: str, version: int, language: str = "da") -> JSONDict:
     """The whole chat: its messages, oldest first, and the keyboard under it."""
     return {
         "chat_id": chat.id,
         "version": version,
-        "messages": [message_view(m, bot_name=bot_name) for m in chat.chat_messages()],
+        "messages": [
+            message_view(m, bot_name=bot_name, language=language) for m in chat.chat_messages()
+        ],
         "reply_keyboard": reply_keyboard(chat),
     }

@@ -266,7 +266,7 @@ async def get_messages(request: web.Request) -> web.Response:
     version = chat.version(target)
     if after is not None and after == version:
         version = await chat.wait_for_change(target, after, FEED_WAIT)
-    view = chat_view(target, bot_name=chat.bot_name, version=version)
+    view = chat_view(target, bot_name=chat.bot_name, version=version, language=chat.language)
     view["notices"] = chat.notices(target)[-5:]
     return web.json_response(view)
 

@@ -21,8 +21,10 @@ from sandbox.clock import FastForward
 from sandbox.emulator import BotApiEmulator
 from sandbox.web import ChatPersona, SandboxChat, build_web_app
 from storage.db import make_engine, session_scope
+from storage.directory import get_member_by_telegram_id
 from storage.migrate import upgrade
 from storage.models import Role
+from storage.pulse import set_site_threshold
 from tests.e2e.conftest import BOT_USERNAME, TOKEN, e2e_settings, running
 from tests.factories import id_of, make_member, make_resident, make_team
 
@@ -65,7 +67,25 @@ def seed_team(engine: Engine) -> int:
         make_member(session=session, team=team, name="Mette", telegram_id=METTE_ID)
         for alias in RESIDENTS:
             make_resident(session=session, team=team, alias=alias)
+        # Three answers are enough for the pulse's chart in this small team.
+        set_site_threshold(session=session, site_id=team.site_id, threshold=3)
         return id_of(team)
+
+
+def member_ids(engine: Engine) -> dict[int, int]:
+    """Telegram id -> member id, for the team's three members."""
+    with session_scope(engine) as session:
+        found = {}
+        for telegram_id in (LEAD_ID, OMAR_ID, METTE_ID):
+            member = get_member_by_telegram_id(session=session, telegram_id=telegram_id)
+            assert member is not None
+            found[telegram_id] = id_of(member)
+        return found
+
+
+def wake(application: StemmeApplication) -> None:
+    """Starts the prompt dispatcher's next round now."""
+    application.bot_data[DISPATCHER_KEY].wake()
 
 
 def catch_up(application: StemmeApplication) -> Callable[[], Awaitable[None]]:

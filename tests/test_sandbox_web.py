@@ -11,6 +11,8 @@ from typing import Any
 import aiohttp
 
 from sandbox.views import entities_html
+from storage.db import session_scope
+from storage.directory import get_member_by_telegram_id
 from tests.sandbox_chat import GROUP_ID, OMAR_ID, RESIDENTS, RunningChat, running_chat
 
 
@@ -150,3 +152,34 @@ def test_entities_become_tags_around_escaped_pieces() -> None:
         {"type": "italic", "offset": 2, "length": 6},
     ]
     assert entities_html("abcdefgh", nested) == "<b>ab<i>cde</i></b>fgh"
+
+
+async def test_a_sample_voice_message_is_sent_and_playable(tmp_path: Path) -> None:
+    async with running_chat(tmp_path) as sandbox, aiohttp.ClientSession() as http:
+        async with http.post(f"{sandbox.url}api/personas/omar/voice?sample=1") as response:
+            assert response.status == 202
+        assert "voice" in sandbox.emulator.updates[-1]["message"]
+        view = await _messages(http, sandbox.url, OMAR_ID)
+        [voice] = [m["voice"] for m in view["messages"] if "voice" in m]
+        assert voice["duration"] == 3
+        async with http.get(f"{sandbox.url}{voice['url'].lstrip('/')}") as response:
+            assert response.status == 200
+            assert (await response.read()).startswith(b"OggS")
+        async with http.get(f"{sandbox.url}api/files/nope") as response:
+            assert response.status == 404
+
+
+async def test_the_language_switch_reaches_the_bot_and_the_page(tmp_path: Path) -> None:
+    async with running_chat(tmp_path) as sandbox, aiohttp.ClientSession() as http:
+        status, _ = await _post(http, f"{sandbox.url}api/language", {"language": "en"})
+        assert status == 200
+        assert sandbox.emulator.users[OMAR_ID].language_code == "en"
+        with session_scope(sandbox.engine) as session:
+            member = get_member_by_telegram_id(session=session, telegram_id=OMAR_ID)
+            assert member is not None and member.language == "en"
+        async with http.get(f"{sandbox.url}api/texts") as response:
+            assert (await response.json())["step_day"] == "+1 day"
+        async with http.get(f"{sandbox.url}api/texts?lang=da") as response:
+            assert (await response.json())["step_day"] == "+1 dag"
+        await _post(http, f"{sandbox.url}api/personas/omar/text", {"text": "/note"})
+        await _wait_for_bot(http, sandbox, OMAR_ID, "Who is it about?")

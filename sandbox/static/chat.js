@@ -180,7 +180,7 @@ function render(view) {
     if (message.date !== previousDate) {
       let day = entry.node.previousSibling;
       if (!day || !day.classList || !day.classList.contains("day") || day.dataset.date !== message.date) {
-        day = el("div", "day", message.date);
+        day = el("div", "day", message.day || message.date);
         day.dataset.date = message.date;
         box.insertBefore(day, anchor);
       } else if (day !== anchor) {
@@ -321,6 +321,7 @@ function renderKeyboard(message) {
       } else if (button.data !== undefined) {
         const press = el("button", "", button.text);
         press.type = "button";
+        press.dataset.callback = button.data;
         press.addEventListener("click", () => pressButton(message.id, button.data));
         line.appendChild(press);
       }
@@ -464,6 +465,7 @@ async function switchLanguage() {
     await api("POST", "/api/language", { language });
     state.language = language;
     await loadTexts();
+    choosePersona(state.persona.key);
   } catch (error) {
     toast(error.message || t("error"));
   }
