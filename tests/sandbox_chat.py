@@ -4,8 +4,7 @@ the factories, two residents, a group, and the web app on a free loopback port."
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +13,10 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
-from bot import scheduler
 from bot.app import DISPATCHER_KEY, StemmeApplication, build_application
-from flows.core.engine import SERVICES_KEY, Services
 from sandbox.clock import FastForward
 from sandbox.emulator import BotApiEmulator
+from sandbox.run import catch_up
 from sandbox.web import ChatPersona, SandboxChat, build_web_app
 from storage.db import make_engine, session_scope
 from storage.directory import get_member_by_telegram_id
@@ -86,20 +84,6 @@ def member_ids(engine: Engine) -> dict[int, int]:
 def wake(application: StemmeApplication) -> None:
     """Starts the prompt dispatcher's next round now."""
     application.bot_data[DISPATCHER_KEY].wake()
-
-
-def catch_up(application: StemmeApplication) -> Callable[[], Awaitable[None]]:
-    """After the clock moved: plan with the new time and wake the prompt dispatcher (what
-    ``sandbox.run`` does)."""
-    services: Services = application.bot_data[SERVICES_KEY]
-
-    async def run() -> None:
-        engine, tz = services.engine, services.settings.tz
-        await asyncio.to_thread(scheduler.generate_meetings, engine, tz)
-        await asyncio.to_thread(scheduler.plan_rhythm, engine, tz)
-        application.bot_data[DISPATCHER_KEY].wake()
-
-    return run
 
 
 @asynccontextmanager

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
+from bot.config import Settings
 from flows.core.i18n import texts
+from sandbox import run
 from storage import decisions, pulse
 from storage.db import session_scope, utcnow
 from storage.models import Note, Pulse, Vote
@@ -72,6 +74,37 @@ async def press_data(page: Any, data: str, wait_ms: float = 15_000) -> None:
 async def bot_says(page: Any, text: str, wait_ms: float = 15_000) -> None:
     """Waits until a bot message containing ``text`` is shown."""
     await page.locator(".msg.in .text", has_text=text).last.wait_for(timeout=wait_ms)
+
+
+async def test_in_the_seeded_sandbox_a_moment_noted_by_staff_is_on_the_leads_card(
+    browser: Any, tmp_path: Path
+) -> None:
+    """What ``make run`` without a token gives: Solgården, nothing configured by hand."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' init-only option
+        database_url=f"sqlite:///{tmp_path / 'sandbox.db'}",
+    )
+    async with run.running(settings, address=("127.0.0.1", 0)) as sandbox:
+        home = sandbox.care_home
+        ahmed, lead, resident = home.staff[0], home.lead, home.residents[0].alias
+        page = await phone_page(browser, sandbox.url, ahmed.key)
+        presses = {"n": 0}
+        await type_and_send(page, "/note")
+        await bot_says(page, "Hvem handler det om?")
+        await press(page, resident, presses)
+        await bot_says(page, "Hvad skete der")
+        await type_and_send(page, "Hun fortalte om sin tid som syerske, da vi så på kjolen.")
+        await bot_says(page, "Vælg op til 3 markører")
+        await press(page, "Respekt", presses)
+        await press(page, "Gem ✔", presses)
+        await bot_says(page, "Gemt ✔ mikroøjeblik #")
+        assert presses["n"] <= 5
+
+        lead_page = await phone_page(browser, sandbox.url, lead.key)
+        await type_and_send(lead_page, "/card")
+        await press(lead_page, resident)
+        await bot_says(lead_page, "som syerske")
+        await lead_page.screenshot(path=str(DOCS / "sandbox-card.png"))
 
 
 async def test_a_staff_member_notes_a_micro_moment_in_a_few_presses(
@@ -201,6 +234,11 @@ async def test_the_pulse_chart_is_shown_to_the_lead(browser: Any, tmp_path: Path
         page = await phone_page(browser, sandbox.url, "lise")
         await type_and_send(page, "/pulse")
         await press_data(page, "pul:new:none")
+        for _ in range(150):  # the press reaches the bot as an update: wait until stored
+            with session_scope(sandbox.engine) as session:
+                if session.exec(select(Pulse)).first() is not None:
+                    break
+            await page.wait_for_timeout(100)
         with session_scope(sandbox.engine) as session:
             started = session.exec(select(Pulse)).one()
             pulse_id = started.id or 0
