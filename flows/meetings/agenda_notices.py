@@ -73,14 +73,24 @@ def _build(session: Session, prompt: Prompt, occurrence: MeetingOccurrence) -> A
     )
 
 
-async def render_lead_prepare(bot: Bot, prompt: Prompt, session: Session, *, tz: ZoneInfo) -> None:
-    """Sends the lead the agenda two days before, with its buttons."""
+def _agenda_for(
+    session: Session, prompt: Prompt, tz: ZoneInfo
+) -> tuple[Member, MeetingOccurrence, Texts, Agenda] | None:
+    """The prompt's member, the meeting, the member's texts and the meeting's agenda, while
+    member and meeting still hold."""
     found = _recipient(session, prompt)
     if found is None:
-        return
+        return None
     member, occurrence, _series = found
-    member_texts = texts(member.language, tz)
-    agenda = _build(session, prompt, occurrence)
+    return member, occurrence, texts(member.language, tz), _build(session, prompt, occurrence)
+
+
+async def render_lead_prepare(bot: Bot, prompt: Prompt, session: Session, *, tz: ZoneInfo) -> None:
+    """Sends the lead the agenda two days before, with its buttons."""
+    found = _agenda_for(session, prompt, tz)
+    if found is None:
+        return
+    member, occurrence, member_texts, agenda = found
     text, markup = lead_view(session, member_texts, agenda)
     intro = member_texts._("Time to prepare the team's reflection meeting.")
     await bot.send_message(
@@ -90,12 +100,10 @@ async def render_lead_prepare(bot: Bot, prompt: Prompt, session: Session, *, tz:
 
 async def render_agenda(bot: Bot, prompt: Prompt, session: Session, *, tz: ZoneInfo) -> None:
     """Sends one member the agenda the lead sent to the team."""
-    found = _recipient(session, prompt)
+    found = _agenda_for(session, prompt, tz)
     if found is None:
         return
-    member, occurrence, _series = found
-    member_texts = texts(member.language, tz)
-    agenda = _build(session, prompt, occurrence)
+    member, occurrence, member_texts, agenda = found
     text = "\n\n".join(
         [
             member_texts._("The agenda for the next reflection meeting:"),
@@ -150,12 +158,10 @@ def _calendar_file(agenda: Agenda, occurrence: MeetingOccurrence, texts_: Texts)
 
 async def render_day_before(bot: Bot, prompt: Prompt, session: Session, *, tz: ZoneInfo) -> None:
     """Reminds one member the day before, with the calendar file when there is one."""
-    found = _recipient(session, prompt)
+    found = _agenda_for(session, prompt, tz)
     if found is None:
         return
-    member, occurrence, _series = found
-    member_texts = texts(member.language, tz)
-    agenda = _build(session, prompt, occurrence)
+    member, occurrence, member_texts, agenda = found
     text = _reminder_text(member_texts, agenda, tomorrow=True)
     document = _calendar_file(agenda, occurrence, member_texts)
     if document is None:
@@ -166,12 +172,10 @@ async def render_day_before(bot: Bot, prompt: Prompt, session: Session, *, tz: Z
 
 async def render_hour_before(bot: Bot, prompt: Prompt, session: Session, *, tz: ZoneInfo) -> None:
     """Reminds one member an hour before the meeting."""
-    found = _recipient(session, prompt)
+    found = _agenda_for(session, prompt, tz)
     if found is None:
         return
-    member, occurrence, _series = found
-    member_texts = texts(member.language, tz)
-    agenda = _build(session, prompt, occurrence)
+    member, occurrence, member_texts, agenda = found
     await bot.send_message(
         member.telegram_id, _reminder_text(member_texts, agenda, tomorrow=False)
     )
