@@ -5,7 +5,7 @@ page's CSS variables, so the chart follows Telegram's light or dark theme.
 - ``run_chart``: counts per period as a line with the median as a dashed centre line,
   the run chart of improvement work (one chart per series).
 - ``stacked_bars``: the check-ins of a trial per day, helped / did not help / not relevant.
-- ``score_line``: the pulse score over time on its 1–5 scale, with the points labelled.
+- ``score_line``: the pulse score over time on its 1–7 scale, with the points labelled.
 """
 
 from __future__ import annotations
@@ -114,16 +114,20 @@ def stacked_bars(
     return _frame(title, parts)
 
 
+# The pulse's scale (storage.pulse.VALUES): 7 is the safest.
+SCORE_LOW, SCORE_HIGH = 1.0, 7.0
+
+
 def score_line(title: str, labels: Sequence[str], scores: Sequence[float]) -> str:
-    """The pulse score (1–5) over time, each point labelled with its score."""
-    parts = _axis(labels, 5.0, 1.0)
+    """The pulse score (1–7) over time, each point labelled with its score."""
+    parts = _axis(labels, SCORE_HIGH, SCORE_LOW)
     if scores:
         points = " ".join(
-            f"{_x(i, len(scores)):.1f},{_y(s, 5.0, 1.0):.1f}" for i, s in enumerate(scores)
+            f"{_x(i, len(scores)):.1f},{_y(s, SCORE_HIGH, SCORE_LOW):.1f}" for i, s in enumerate(scores)
         )
         parts.append(f'<polyline class="line s0" points="{points}"/>')
         for index, score in enumerate(scores):
-            x, y = _x(index, len(scores)), _y(score, 5.0, 1.0)
+            x, y = _x(index, len(scores)), _y(score, SCORE_HIGH, SCORE_LOW)
             parts.append(f'<circle class="dot s0" cx="{x:.1f}" cy="{y:.1f}" r="3"/>')
             parts.append(
                 f'<text class="value" x="{x:.1f}" y="{y - 6:.1f}" text-anchor="middle">'
