@@ -123,7 +123,8 @@ def score_line(title: str, labels: Sequence[str], scores: Sequence[float]) -> st
     parts = _axis(labels, SCORE_HIGH, SCORE_LOW)
     if scores:
         points = " ".join(
-            f"{_x(i, len(scores)):.1f},{_y(s, SCORE_HIGH, SCORE_LOW):.1f}" for i, s in enumerate(scores)
+            f"{_x(i, len(scores)):.1f},{_y(s, SCORE_HIGH, SCORE_LOW):.1f}"
+            for i, s in enumerate(scores)
         )
         parts.append(f'<polyline class="line s0" points="{points}"/>')
         for index, score in enumerate(scores):
