@@ -109,3 +109,12 @@ def test_flows_and_storage_modules_fit_a_reader() -> None:
         and (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert too_long == {}
+
+
+def test_the_dashboard_imports_neither_telegram_nor_the_wiring() -> None:
+    offending = {
+        name: sorted(i for i in _imports(name, path) if i.split(".")[0] in ("telegram", "bot"))
+        for name, path in _modules()
+        if name.startswith("webapp")
+    }
+    assert {name: found for name, found in offending.items() if found} == {}
