@@ -23,7 +23,7 @@ from sandbox.seed import CareHome, seed_care_home
 from storage import agenda, cases, notes, prompts, trials
 from storage import pulse as pulses
 from storage.db import session_scope, utcnow
-from storage.models import Note, NoteMarker, Role
+from storage.models import Member, Membership, Note, NoteMarker, Role, Team
 from tests.factories import make_member, make_resident, make_site, make_team
 from webapp.api import Dashboard, Reply
 from webapp.initdata import sign
@@ -516,3 +516,42 @@ async def test_a_member_is_refused_the_overview(world: World) -> None:
     reply = await _call(world, "/app/api/overview", world.home.lead.telegram_id)
     assert reply.status == 403
     assert "Team Syd" not in reply.body.decode()
+
+
+async def test_a_member_of_two_teams_switches_as_with_team(world: World) -> None:
+    with session_scope(world.engine) as session:
+        other_team = session.exec(select(Team).where(Team.name == "Team Syd")).one()
+        ahmed = session.get(Member, world.home.staff[0].member_id)
+        assert ahmed is not None
+        session.add(Membership(member_id=ahmed.id or 0, team_id=other_team.id or 0))
+        other_team_id = other_team.id
+    ahmed_id = world.home.staff[0].telegram_id
+    before = await _ok(world, "/app/api/me", ahmed_id)
+    assert before["team"]["name"] == "Team Rosen" and len(before["teams"]) == 2
+    switched = await _ok(
+        world, "/app/api/team", ahmed_id, method="POST", body={"team_id": other_team_id}
+    )
+    assert switched == {"team_id": other_team_id}
+    listed = await _ok(world, "/app/api/residents", ahmed_id)
+    assert [r["alias"] for r in listed["residents"]] == [world.other_alias]
+    refused = await _call(
+        world,
+        "/app/api/team",
+        world.other_lead,
+        method="POST",
+        body={"team_id": world.home.team_id},
+    )
+    assert refused.status == 404
+
+
+async def test_a_member_who_left_the_team_is_401(world: World) -> None:
+    staff = world.home.staff[1]
+    with session_scope(world.engine) as session:
+        membership = session.exec(
+            select(Membership).where(Membership.member_id == staff.member_id)
+        ).one()
+        membership.active = False
+        session.add(membership)
+    reply = await _call(world, "/app/api/residents", staff.telegram_id)
+    assert reply.status == 401
+    assert all(alias not in reply.body.decode() for alias in _aliases(world))
