@@ -13,6 +13,7 @@ COPY pyproject.toml README.md ./
 COPY bot/__init__.py bot/__init__.py
 COPY flows/__init__.py flows/__init__.py
 COPY storage/__init__.py storage/__init__.py
+COPY webapp/__init__.py webapp/__init__.py
 COPY storage/migrations/__init__.py storage/migrations/__init__.py
 COPY storage/migrations/versions/__init__.py storage/migrations/versions/__init__.py
 RUN pip install -e .
@@ -20,6 +21,8 @@ RUN pip install -e .
 COPY bot bot
 COPY flows flows
 COPY storage storage
+# The dashboard (Mini App) with its page.
+COPY webapp webapp
 COPY locales locales
 COPY babel.cfg ./
 # The catalogs are compiled into the image; the .mo files are not in git.

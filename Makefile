@@ -23,7 +23,7 @@ texts-compile: $(STAMP)
 
 texts-update: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 -c Translators: \
-		--no-location --sort-output --project stemme -o locales/stemme.pot bot flows storage sandbox
+		--no-location --sort-output --project stemme -o locales/stemme.pot bot flows storage sandbox webapp
 	@for lang in $(LOCALES); do \
 		if [ -f locales/$$lang/LC_MESSAGES/stemme.po ]; then \
 			$(BIN)/pybabel update --no-fuzzy-matching -D stemme -d locales -l $$lang -i locales/stemme.pot; \

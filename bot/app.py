@@ -27,7 +27,16 @@ from flows.moments import browse, micromoment
 from flows.privacy import overview
 from flows.safety import notices as pulse_notices
 from flows.safety import pulse
-from flows.team import admin, members, onboarding, residents, rhythm, rhythm_notices, settings
+from flows.team import (
+    admin,
+    dashboard,
+    members,
+    onboarding,
+    residents,
+    rhythm,
+    rhythm_notices,
+    settings,
+)
 from storage import crypto, updates
 from storage.db import make_engine, session_scope, utcnow
 from storage.models import Prompt
@@ -72,6 +81,7 @@ def build_router() -> Router:
             pulse.build_flow(),
             dilemmas.build_flow(),
             overview.build_flow(),
+            dashboard.build_flow(),
             # Last: its fast path takes any plain text or voice outside a flow.
             micromoment.build_flow(),
         ],
@@ -197,6 +207,9 @@ async def _post_init(application: StemmeApplication) -> None:
         application.bot,
         {language: texts(language, settings.tz) for language in LANGUAGES},
         settings.locale,
+    )
+    await dashboard.set_dashboard_button(
+        application.bot, texts(settings.locale, settings.tz), settings.dashboard_url
     )
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from storage import crypto
@@ -82,6 +82,22 @@ class Settings(BaseSettings):
             '"DPO, Aarhus Kommune, dpo@aarhus.dk". Unset: ask the team lead or the DPO.'
         ),
     )
+
+    dashboard_url: str | None = Field(
+        default=None,
+        description=(
+            "The public https:// address of the dashboard (the Mini App under /app/). "
+            "Unset: the webhook's origin + /app/, or no dashboard button when polling."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _dashboard_beside_the_webhook(self) -> Settings:
+        if not self.dashboard_url and self.webhook_url:
+            parts = urlsplit(self.webhook_url.strip())
+            if parts.scheme and parts.netloc:
+                self.dashboard_url = f"{parts.scheme}://{parts.netloc}/app/"
+        return self
 
     @field_validator("admins", mode="before")
     @classmethod

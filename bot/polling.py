@@ -41,7 +41,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application
 
-from bot import health, logs, memory
+from bot import dashboard, health, logs, memory
 from bot.app import build_application, shut_down, stop
 from bot.config import Settings, parse_listen
 from flows.core.engine import DELIVERY, Delivery
@@ -207,7 +207,7 @@ async def serve(application: AnyApplication, *, listen: str | None) -> None:
         if listen:
             host, port = parse_listen(listen)
             config = uvicorn.Config(
-                Starlette(routes=health.routes(application)),
+                Starlette(routes=[*health.routes(application), *dashboard.routes(application)]),
                 host=host,
                 port=port,
                 log_config=None,
@@ -216,7 +216,7 @@ async def serve(application: AnyApplication, *, listen: str | None) -> None:
             )
             server = uvicorn.Server(config)
             tasks.append(asyncio.create_task(server.serve()))
-            logger.info("Serving /healthz and /metrics on %s", listen)
+            logger.info("Serving /healthz, /metrics and the dashboard (/app/) on %s", listen)
         done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if server is not None:
             server.should_exit = True

@@ -67,7 +67,7 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
-from bot import health, logs, memory, metrics
+from bot import dashboard, health, logs, memory, metrics
 from bot.app import shut_down, stop
 from bot.config import DEFAULT_LISTEN, Settings, parse_listen
 from flows.core.engine import DELIVERY, SERVICES_KEY, Delivery, Services
@@ -237,7 +237,11 @@ def build_asgi(
             yield
 
     return Starlette(
-        routes=[Route(path, receiver.handle, methods=["POST"]), *health.routes(application)],
+        routes=[
+            Route(path, receiver.handle, methods=["POST"]),
+            *health.routes(application),
+            *dashboard.routes(application),
+        ],
         lifespan=lifespan,
     )
 

@@ -177,3 +177,16 @@ def test_the_messages_are_in_danish_by_default(cli: Cli) -> None:
     assert result.code == 2
     assert "STEMME_WEBHOOK_URL skal være en https://-adresse" in result.err
     assert "STEMME_WEBHOOK_SECRET" in result.err
+
+
+def test_the_dashboard_lives_beside_the_webhook_unless_its_address_is_set() -> None:
+    def settings(**values: str) -> Settings:
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+    beside = settings(webhook_url="https://bot.example.dk/telegram/hook")
+    assert beside.dashboard_url == "https://bot.example.dk/app/"
+    chosen = settings(
+        webhook_url="https://bot.example.dk/hook", dashboard_url="https://app.example.dk/app/"
+    )
+    assert chosen.dashboard_url == "https://app.example.dk/app/"
+    assert settings().dashboard_url is None

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("bot", "flows", "storage", "sandbox")
+PACKAGES = ("bot", "flows", "storage", "sandbox", "webapp")
 
 
 def _modules() -> Iterator[tuple[str, Path]]:
@@ -61,7 +61,7 @@ def test_flows_never_import_the_wiring() -> None:
 
 
 def test_storage_imports_neither_telegram_nor_the_layers_above() -> None:
-    above = ("telegram", "bot", "flows", "sandbox")
+    above = ("telegram", "bot", "flows", "sandbox", "webapp")
     offending = {
         name: sorted(i for i in _imports(name, path) if i.split(".")[0] in above)
         for name, path in _modules()
@@ -109,3 +109,12 @@ def test_flows_and_storage_modules_fit_a_reader() -> None:
         and (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert too_long == {}
+
+
+def test_the_dashboard_imports_neither_telegram_nor_the_wiring() -> None:
+    offending = {
+        name: sorted(i for i in _imports(name, path) if i.split(".")[0] in ("telegram", "bot"))
+        for name, path in _modules()
+        if name.startswith("webapp")
+    }
+    assert {name: found for name, found in offending.items() if found} == {}

@@ -23,13 +23,14 @@ SAME_IN_DANISH = {
     "Teams:",
     "Team: {team}",
     "#{number} · {when} · {shift} · {author}",
+    "Median",
 }
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
 
 def _msgids_in_code() -> set[str]:
     found: set[str] = set()
-    for package in ("bot", "flows", "storage"):
+    for package in ("bot", "flows", "storage", "sandbox", "webapp"):
         for _filename, _lineno, message, _comments, _context in extract_from_dir(
             ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS
         ):

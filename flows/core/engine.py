@@ -90,6 +90,9 @@ class FlowSettings(Protocol):
     @property
     def privacy_contact(self) -> str | None: ...
 
+    @property
+    def dashboard_url(self) -> str | None: ...
+
 
 class Outcomes(Protocol):
     """Where the router counts what became of each update (``bot.metrics`` in the bot)."""

@@ -35,6 +35,7 @@ MEMBER_COMMANDS = (
     Command("dilemma", N_("Bring a care dilemma to the next meeting")),
     Command("dilemmas", N_("The team's open dilemmas")),
     Command("team", N_("Your team, and switching team")),
+    Command("dashboard", N_("The team's dashboard: cards, loop board, trends")),
     Command("invite", N_("Invite staff to the team"), lead_only=True),
     Command("settings", N_("Shift times and chat hygiene"), lead_only=True),
     Command("agenda", N_("The next reflection meeting's agenda"), lead_only=True),
@@ -51,6 +52,7 @@ MEMBER_COMMANDS = (
 ADMIN_COMMANDS = (
     Command("teams", N_("Every team at a glance, and lead invites")),
     Command("safety", N_("Psychological safety across the teams (scores only)")),
+    Command("dashboard", N_("Every team's figures at a glance")),
 )
 
 STRANGER_COMMANDS = (

@@ -149,10 +149,9 @@ def moment_line(texts: Texts, note: Note) -> str:
 # ------------------------------------------------------------------ /cases and the case view
 
 
-def _waiting_text(context: StemmeContext, line: CaseOverview) -> str:
-    """What the case waits for, in one line."""
-    _ = context.texts._
-    t = context.texts
+def waiting_text(t: Texts, line: CaseOverview) -> str:
+    """What the case waits for, in one line (the chat's /cases and the dashboard's board)."""
+    _ = t._
     if line.step == CaseStep.LISTEN:
         name = line.listener.name if line.listener else _("former member")
         return _("Waiting for {name} to finish listening.").format(name=name)
@@ -182,9 +181,9 @@ def _waiting_text(context: StemmeContext, line: CaseOverview) -> str:
     return ""
 
 
-def _overdue_text(context: StemmeContext, line: CaseOverview) -> str:
-    _ = context.texts._
-    t = context.texts
+def overdue_text(t: Texts, line: CaseOverview) -> str:
+    """What is late about the case, in one line ("" when nothing is)."""
+    _ = t._
     if not line.overdue:
         return ""
     if line.step == CaseStep.LISTEN:
@@ -218,10 +217,10 @@ async def show_cases(update: Update, context: StemmeContext) -> str | None:
         block = [f"{line.alias} · {_(STEP_LABELS[line.step])}"]
         if not line.resident_active:
             block.append(_("(no longer on the team's list)"))
-        waiting = _waiting_text(context, line)
+        waiting = waiting_text(context.texts, line)
         if waiting:
             block.append(waiting)
-        overdue = _overdue_text(context, line)
+        overdue = overdue_text(context.texts, line)
         if overdue:
             block.append("⚠ " + overdue)
         blocks.append("\n".join(block))
@@ -279,8 +278,8 @@ async def show_case(update: Update, context: StemmeContext, case: ResidentCase) 
             + (f"\n“{shorten(case.close_note, SHORT_SHOWN)}”" if case.close_note else "")
         )
     else:
-        waiting = _waiting_text(context, line)
-        overdue = _overdue_text(context, line)
+        waiting = waiting_text(context.texts, line)
+        overdue = overdue_text(context.texts, line)
         parts.append("\n".join(x for x in (waiting, "⚠ " + overdue if overdue else "") if x))
     if case.summary:
         parts.append(_("Summary:") + "\n“" + shorten(case.summary, ANSWER_SHOWN) + "”")

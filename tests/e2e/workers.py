@@ -10,6 +10,7 @@ import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import uvicorn
 from pydantic import SecretStr
@@ -52,8 +53,15 @@ def free_port() -> int:
 
 def webhook_settings(emulator: BotApiEmulator, database_url: str, public_url: str) -> Settings:
     """The settings of ``stemme run --webhook`` behind ``public_url``."""
+    parts = urlsplit(public_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
     return e2e_settings(emulator, database_url).model_copy(
-        update={"webhook_url": public_url, "webhook_secret": SecretStr(SECRET)}
+        update={
+            "webhook_url": public_url,
+            "webhook_secret": SecretStr(SECRET),
+            # What Settings derives from STEMME_WEBHOOK_URL (model_copy skips validators).
+            "dashboard_url": f"{origin}/app/",
+        }
     )
 
 
