@@ -31,7 +31,11 @@ def for_application(application: Application[Any, Any, Any, Any, Any, Any]) -> D
 
 def routes(application: Application[Any, Any, Any, Any, Any, Any]) -> list[Route]:
     """``/app`` and ``/app/...`` for this application."""
-    dashboard = for_application(application)
+    return serving(for_application(application))
+
+
+def serving(dashboard: Dashboard) -> list[Route]:
+    """``/app`` and ``/app/...`` answered by ``dashboard``."""
 
     async def serve(request: Request) -> Response:
         body = b""

@@ -24,6 +24,8 @@ SAME_IN_DANISH = {
     "Team: {team}",
     "#{number} · {when} · {shift} · {author}",
     "Median",
+    "Team",
+    "administrator",
 }
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 

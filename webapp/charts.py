@@ -10,7 +10,7 @@ page's CSS variables, so the chart follows Telegram's light or dark theme.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from statistics import median
 
@@ -45,7 +45,13 @@ def _frame(title: str, body: list[str]) -> str:
     )
 
 
-def _axis(labels: Sequence[str], top: float, bottom: float = 0.0, every: int = 1) -> list[str]:
+def _axis(
+    labels: Sequence[str],
+    top: float,
+    bottom: float = 0.0,
+    every: int = 1,
+    at: Callable[[int, int], float] | None = None,
+) -> list[str]:
     parts = [
         f'<line class="axis" x1="{LEFT}" y1="{_y(bottom, top, bottom):.1f}" '
         f'x2="{WIDTH - RIGHT}" y2="{_y(bottom, top, bottom):.1f}"/>',
@@ -55,13 +61,28 @@ def _axis(labels: Sequence[str], top: float, bottom: float = 0.0, every: int = 1
         f'text-anchor="end">{bottom:g}</text>',
     ]
     for index, label in enumerate(labels):
-        if index % every and index != len(labels) - 1:
+        # Counted from the end, so the newest period is always labelled and none overlap.
+        if (len(labels) - 1 - index) % every:
             continue
         parts.append(
-            f'<text class="tick" x="{_x(index, len(labels)):.1f}" y="{HEIGHT - 10}" '
-            f'text-anchor="middle">{escape(label)}</text>'
+            f'<text class="tick" x="{(at or _x)(index, len(labels)):.1f}" y="{HEIGHT - 10}" '
+            f'text-anchor="{_anchor(index, len(labels), at)}">{escape(label)}</text>'
         )
     return parts
+
+
+def _anchor(index: int, count: int, at: Callable[[int, int], float] | None) -> str:
+    """Labels at a line's ends stay inside the picture; bar labels sit under their bars."""
+    if at is None and count > 1 and index == 0:
+        return "start"
+    if at is None and count > 1 and index == count - 1:
+        return "end"
+    return "middle"
+
+
+def _bar_centre(index: int, count: int) -> float:
+    span = (WIDTH - LEFT - RIGHT) / max(count, 1)
+    return LEFT + span * (index + 0.5)
 
 
 def run_chart(title: str, labels: Sequence[str], values: Sequence[int], median_label: str) -> str:
@@ -93,11 +114,11 @@ def stacked_bars(
     """One bar per period, stacked from the series (name, counts) in order."""
     totals = [sum(values[i] for _name, values in series) for i in range(len(labels))]
     top = max([*totals, 1])
-    parts = _axis(labels, top, every=max(len(labels) // 6, 1))
+    parts = _axis(labels, top, every=max(len(labels) // 5, 1), at=_bar_centre)
     span = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     width = max(min(span * 0.6, 24), 2)
     for index, label in enumerate(labels):
-        centre = LEFT + span * (index + 0.5) if len(labels) > 1 else _x(0, 1)
+        centre = _bar_centre(index, len(labels))
         base = 0
         for number, (name, values) in enumerate(series):
             value = values[index]

@@ -22,6 +22,7 @@ from flows.loop.decision_views import approach_lines
 from flows.meetings.agenda_views import entry_line, when_and_where
 from flows.moments.micromoment import MARKER_LABELS, marker_label
 from flows.safety.result import STATEMENTS
+from flows.team.onboarding import role_name
 from storage import agenda as agendas
 from storage import cases, dashboard, directory, listening, notes, pulse, residents, trials
 from storage.cases import CaseStep
@@ -29,6 +30,7 @@ from storage.db import require_id
 from storage.models import CheckinAnswer, DecisionStatus, Marker, Note, Outcome
 from webapp import charts
 from webapp.access import Viewer
+from webapp.texts import page_texts
 
 # How far back the moments' run chart reaches, in weeks; trials shown after their end.
 WEEKS = 12
@@ -127,9 +129,13 @@ def me(session: Session, viewer: Viewer) -> dict[str, Any]:
             {"id": viewer.team_id, "name": viewer.team.name} if viewer.team is not None else None
         ),
         "role": viewer.membership.role if viewer.membership is not None else None,
+        "role_label": role_name(viewer.texts, viewer.membership.role)
+        if viewer.membership is not None
+        else viewer.texts._("administrator"),
         "is_admin": viewer.is_admin,
         "teams": teams,
         "views": views,
+        "texts": page_texts(viewer.texts),
     }
 
 

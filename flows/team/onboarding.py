@@ -77,7 +77,8 @@ def _invite_problem_text(texts: Texts, problem: InviteProblem) -> str:
     )
 
 
-def _role_name(texts: Texts, role: str) -> str:
+def role_name(texts: Texts, role: str) -> str:
+    """ "team lead" or "staff member", translated."""
     _ = texts._
     return _("team lead") if role == Role.LEAD else _("staff member")
 
@@ -161,7 +162,7 @@ async def _join(update: Update, context: StemmeContext, code: str, language: str
         joined.membership,
         joined.team,
     )
-    role = _role_name(context.texts, joined.membership.role)
+    role = role_name(context.texts, joined.membership.role)
     if joined.already_member:
         text = _("You are already a member of {team}, as {role}.").format(
             team=joined.team.name, role=role
@@ -195,9 +196,7 @@ async def _welcome_back(update: Update, context: StemmeContext) -> None:
         update,
         _(
             "Hello again, {name}. You are in {team} as {role}. Send /help to see what you can do."
-        ).format(
-            name=member.name, team=team.name, role=_role_name(context.texts, membership.role)
-        ),
+        ).format(name=member.name, team=team.name, role=role_name(context.texts, membership.role)),
     )
 
 
@@ -222,7 +221,7 @@ async def help_command(update: Update, context: StemmeContext) -> str | None:
     if context.team is not None and context.membership is not None:
         lines += [
             _("You are in {team} as {role}. This is what you can do:").format(
-                team=context.team.name, role=_role_name(context.texts, context.membership.role)
+                team=context.team.name, role=role_name(context.texts, context.membership.role)
             ),
             "",
         ]
