@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from aiohttp import web
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from bot import polling, scheduler
+from bot import dashboard, polling, scheduler
 from bot.app import DISPATCHER_KEY, StemmeApplication, build_application
 from bot.config import Settings, parse_listen
 from flows.core.engine import SERVICES_KEY, Services
@@ -101,8 +102,11 @@ def problems(settings: Settings, t: Texts) -> list[str]:
     return found
 
 
-def sandbox_settings(settings: Settings, emulator: BotApiEmulator) -> Settings:
-    """The settings the bot runs with in the sandbox: the emulator's token and address."""
+def sandbox_settings(
+    settings: Settings, emulator: BotApiEmulator, *, dashboard_url: str | None = None
+) -> Settings:
+    """The settings the bot runs with in the sandbox: the emulator's token and address, and
+    the dashboard on the web chat's own address (``/app/``)."""
     return settings.model_copy(
         update={
             "bot_token": SecretStr(emulator.token),
@@ -110,6 +114,7 @@ def sandbox_settings(settings: Settings, emulator: BotApiEmulator) -> Settings:
             "database_url": database_url(settings),
             "api_base_url": emulator.base_url,
             "webhook_url": None,
+            "dashboard_url": dashboard_url,
         }
     )
 
@@ -212,10 +217,18 @@ async def running(
     """Runs the sandbox until the block ends: database, emulator, bot and web chat, the
     page at ``address`` (default ``STEMME_LISTEN``; port 0 takes a free one)."""
     care_home = await asyncio.to_thread(prepare_database, settings)
+    host, port = address or parse_listen(settings.listen or DEFAULT_LISTEN)
+    # Bound first: the bot's menu button needs the page's address before the bot starts.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    url = f"http://{host}:{sock.getsockname()[1]}/"
     async with BotApiEmulator(
         SANDBOX_TOKEN, SANDBOX_USERNAME, clock=lambda: utcnow().timestamp()
     ) as emulator:
-        application = build_application(sandbox_settings(settings, emulator))
+        application = build_application(
+            sandbox_settings(settings, emulator, dashboard_url=f"{url}app/")
+        )
         async with polling.running(application, poll_timeout=1):
             services: Services = application.bot_data[SERVICES_KEY]
             fast_forward = FastForward(
@@ -228,16 +241,15 @@ async def running(
                 personas_of(care_home, texts(settings.locale, settings.tz)),
                 fast_forward,
                 engine=services.engine,
+                dashboard=dashboard.for_application(application),
             )
             runner = web.AppRunner(build_web_app(chat), access_log=None)
             await runner.setup()
-            host, port = address or parse_listen(settings.listen or DEFAULT_LISTEN)
-            site = web.TCPSite(runner, host, port)
+            site = web.SockSite(runner, sock)
             await site.start()
-            bound = runner.addresses[0][1] if port == 0 and runner.addresses else port
             try:
                 yield Sandbox(
-                    url=f"http://{host}:{bound}/",
+                    url=url,
                     emulator=emulator,
                     application=application,
                     chat=chat,

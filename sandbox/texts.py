@@ -32,6 +32,8 @@ PAGE_TEXTS: dict[str, str] = {
     "empty_chat": N_("No messages yet. Write /start to begin."),
     "error": N_("Something went wrong. Try again."),
     "group_sender": N_("You write in the group as {name}."),
+    "dashboard": N_("Dashboard"),
+    "close": N_("Close"),
 }
 
 

@@ -130,6 +130,9 @@ def _keyboard(message: EmuMessage) -> list[list[JSONDict]]:
             shown: JSONDict = {"text": str(button.get("text", ""))}
             if "callback_data" in button:
                 shown["data"] = str(button["callback_data"])
+            elif "web_app" in button:
+                # Opens the dashboard (sandbox.miniapp signs the persona's initData).
+                shown["web_app"] = True
             elif "url" in button and _safe_href(str(button["url"])):
                 shown["url"] = str(button["url"])
             buttons.append(shown)

@@ -26,12 +26,14 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from flows.core.i18n import LANGUAGES
+from sandbox import miniapp
 from sandbox.clock import STEPS, FastForward
 from sandbox.emulator import BotApiEmulator, EmuChat, EmuMessage, EmuUser
 from sandbox.texts import page_texts
 from sandbox.views import COPENHAGEN, chat_view
 from storage import directory
 from storage.db import session_scope
+from webapp.api import Dashboard
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +77,10 @@ class SandboxChat:
         fast_forward: FastForward | None = None,
         *,
         engine: Engine | None = None,
+        dashboard: Dashboard | None = None,
     ) -> None:
         self.emulator = emulator
+        self.dashboard = dashboard
         self.personas = {p.key: p for p in personas}
         self.fast_forward = fast_forward
         self.engine = engine or (fast_forward.engine if fast_forward else None)
@@ -92,6 +96,7 @@ class SandboxChat:
         fast_forward: FastForward | None = None,
         *,
         engine: Engine | None = None,
+        dashboard: Dashboard | None = None,
     ) -> SandboxChat:
         """Registers every persona's user (and the group) with the emulator; synchronous."""
         for persona in personas:
@@ -102,7 +107,7 @@ class SandboxChat:
                 if persona.user_id not in emulator.users:
                     emulator.user(persona.user_id, persona.name, language_code=persona.language)
                 emulator.group(persona.chat_id, persona.name)
-        return cls(emulator, personas, fast_forward, engine=engine)
+        return cls(emulator, personas, fast_forward, engine=engine, dashboard=dashboard)
 
     @property
     def bot_name(self) -> str:
@@ -115,6 +120,11 @@ class SandboxChat:
         if persona is None:
             raise web.HTTPNotFound(text=_error("unknown persona"), content_type="application/json")
         return persona
+
+    def mini_app_user(self, key: str) -> tuple[int, str] | None:
+        """Who opens the Mini App as this persona (None for the group, which has no user)."""
+        persona = self.persona(key)
+        return None if persona.role == "group" else (persona.user_id, persona.language)
 
     def user_of(self, persona: ChatPersona) -> EmuUser:
         """The emulated user who sends for the persona."""
@@ -241,6 +251,9 @@ async def get_personas(request: web.Request) -> web.Response:
             "personas": [asdict(p) for p in chat.personas.values()],
             "language": chat.language,
             "clock": chat.fast_forward is not None,
+            # The chat's menu button opens the dashboard (the bot set it, as in Telegram).
+            "dashboard": chat.dashboard is not None
+            and chat.emulator.default_menu_button.get("type") == "web_app",
         }
     )
 
@@ -415,6 +428,8 @@ def build_web_app(chat: SandboxChat) -> web.Application:
         app.router.add_get("/api/clock", get_clock)
         app.router.add_post("/api/clock/{step}", post_clock)
     app.router.add_static("/static/", STATIC_DIR)
+    if chat.dashboard is not None:
+        miniapp.add_routes(app, chat.dashboard, chat.mini_app_user)
 
     async def close(_: web.Application) -> None:
         await chat.close()

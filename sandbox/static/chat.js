@@ -117,6 +117,7 @@ function choosePersona(key) {
     $("avatar").textContent = state.bot.name.slice(0, 1);
   }
   renderStatus();
+  if (typeof renderMenuButton === "function") renderMenuButton();
   state.version = null;
   state.elements.clear();
   $("messages").textContent = "";
@@ -318,6 +319,12 @@ function renderKeyboard(message) {
         link.target = "_blank";
         link.rel = "noopener noreferrer";
         line.appendChild(link);
+      } else if (button.web_app) {
+        // A Mini App button: opens the dashboard over the chat, as Telegram does.
+        const open = el("button", "web-app", button.text);
+        open.type = "button";
+        open.addEventListener("click", openMiniApp);
+        line.appendChild(open);
       } else if (button.data !== undefined) {
         const press = el("button", "", button.text);
         press.type = "button";
@@ -473,13 +480,44 @@ async function switchLanguage() {
 
 // ---- start ------------------------------------------------------------------------------
 
+// ---- the Mini App (the dashboard) -------------------------------------------------------
+
+async function openMiniApp() {
+  if (!state.persona || state.persona.role === "group") return;
+  let opened;
+  try {
+    opened = await api("GET", "/api/personas/" + state.persona.key + "/webapp");
+  } catch (_error) {
+    toast(t("error"));
+    return;
+  }
+  const frame = $("mini-app-frame");
+  frame.src = opened.url;
+  $("mini-app").hidden = false;
+}
+
+function closeMiniApp() {
+  $("mini-app").hidden = true;
+  $("mini-app-frame").src = "about:blank";
+}
+
+function renderMenuButton() {
+  const button = $("menu-button");
+  $("menu-button-label").textContent = t("dashboard");
+  $("mini-app-close").setAttribute("aria-label", t("close"));
+  button.hidden = !state.dashboard || !state.persona || state.persona.role === "group";
+}
+
 async function start() {
   const info = await api("GET", "/api/personas");
   state.personas = info.personas;
   state.bot = info.bot;
   state.language = info.language;
   state.clock = info.clock;
+  state.dashboard = info.dashboard;
   await loadTexts();
+  $("menu-button").addEventListener("click", openMiniApp);
+  $("mini-app-close").addEventListener("click", closeMiniApp);
   $("persona").addEventListener("change", (event) => choosePersona(event.target.value));
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from bot.config import Settings
 from flows.core.i18n import texts
 from sandbox import run
-from storage import decisions, pulse
+from storage import cases, decisions, pulse
 from storage.db import session_scope, utcnow
 from storage.models import Note, Pulse, Vote
 from storage.residents import list_residents
@@ -269,3 +269,45 @@ async def test_the_pulse_chart_is_shown_to_the_lead(browser: Any, tmp_path: Path
         await chart.scroll_into_view_if_needed()
         await page.wait_for_timeout(300)
         await page.screenshot(path=str(DOCS / "sandbox-pulse.png"))
+
+
+async def test_in_the_sandbox_the_dashboard_opens_from_the_chat_as_a_mini_app(
+    browser: Any, tmp_path: Path
+) -> None:
+    """/dashboard's button and the menu button open the dashboard over the chat, signed for
+    the persona: the lead sees Team Rosen's residents, and a perspective written there by
+    staff is stored."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' init-only option
+        database_url=f"sqlite:///{tmp_path / 'sandbox.db'}",
+    )
+    async with run.running(settings, address=("127.0.0.1", 0)) as sandbox:
+        home = sandbox.care_home
+        page = await phone_page(browser, sandbox.url, home.lead.key)
+        await type_and_send(page, "/dashboard")
+        await bot_says(page, "Teamets overblik")
+        await page.locator(".keyboard button.web-app", has_text="Overblik").last.click()
+        frame = page.frame_locator("#mini-app-frame")
+        await frame.locator(".resident").first.wait_for()
+        assert await frame.locator("#team-name").text_content() == "Team Rosen"
+        aliases = await frame.locator(".resident h3").all_text_contents()
+        assert sorted(aliases) == sorted(r.alias for r in home.residents)
+        await page.screenshot(path=str(DOCS / "sandbox-dashboard.png"))
+        await page.click("#mini-app-close")
+        assert await page.locator("#mini-app").is_hidden()
+
+        ahmed = home.staff[0]
+        await page.select_option("#persona", ahmed.key)
+        await page.click("#menu-button")
+        frame = page.frame_locator("#mini-app-frame")
+        await frame.locator('nav button[data-view="board"]').click()
+        case = frame.locator(f'.case[data-id="{home.team_case_id}"]')
+        await case.locator(".add-perspective").click()
+        await case.locator("textarea").fill("Hun spiser bedre, når radioen er slukket.")
+        await case.locator(".save-perspective").click()
+        await case.locator(".saved").wait_for()
+        with Session(sandbox.chat.engine) as session:
+            stored = cases.get_perspective(
+                session=session, case_id=home.team_case_id, member_id=ahmed.member_id or 0
+            )
+        assert stored is not None and stored.text == "Hun spiser bedre, når radioen er slukket."

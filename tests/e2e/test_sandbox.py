@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from bot.config import Settings
 from sandbox import run
 from storage.db import utcnow
+from webapp.initdata import validate
 
 pytestmark = pytest.mark.e2e
 
@@ -141,3 +143,38 @@ async def test_fast_forward_brings_the_next_meeting_notice_and_a_restart_keeps_a
 
     async with run.running(settings, address=("127.0.0.1", 0)) as again:
         assert again.care_home == first
+
+
+async def test_the_sandbox_serves_the_dashboard_signed_for_each_persona(tmp_path: Path) -> None:
+    """The menu button opens the dashboard on the web chat's own address; each persona's way
+    in carries initData the dashboard accepts for that persona only."""
+    async with (
+        run.running(_settings(tmp_path), address=("127.0.0.1", 0)) as sandbox,
+        aiohttp.ClientSession() as http,
+    ):
+        assert sandbox.emulator.default_menu_button == {
+            "type": "web_app",
+            "text": "Overblik",
+            "web_app": {"url": f"{sandbox.url}app/"},
+        }
+        async with http.get(f"{sandbox.url}api/personas") as response:
+            assert (await response.json())["dashboard"] is True
+        lead = sandbox.care_home.lead
+        async with http.get(f"{sandbox.url}api/personas/{lead.key}/webapp") as response:
+            opened = (await response.json())["url"]
+        fragment = parse_qs(urlsplit(opened).fragment)
+        init_data = fragment["tgWebAppData"][0]
+        user = validate(init_data, sandbox.emulator.token, now=utcnow())
+        assert user.telegram_id == lead.telegram_id
+        headers = {"Authorization": f"tma {init_data}"}
+        async with http.get(f"{sandbox.url}app/api/me", headers=headers) as response:
+            me = await response.json()
+        assert response.status == 200
+        assert (me["team"]["name"], me["role"]) == ("Team Rosen", "lead")
+        async with http.get(f"{sandbox.url}app/") as response:
+            assert response.status == 200 and "text/html" in response.headers["Content-Type"]
+        async with http.get(f"{sandbox.url}app/api/me") as response:
+            assert response.status == 401
+        group = next(p for p in sandbox.chat.personas.values() if p.role == "group")
+        async with http.get(f"{sandbox.url}api/personas/{group.key}/webapp") as response:
+            assert response.status == 404
