@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import agenda as agenda_bench
+from bench import dashboard as dashboard_bench
 from bench import fanout, report
 from bench import pulse as pulse_bench
 from bench import scale as scale_bench
@@ -39,7 +40,7 @@ from storage.db import make_engine
 logger = logging.getLogger("bench")
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("flow", "memory", "queries", "fanout", "agenda", "pulse", "scale")
+SECTIONS = ("flow", "memory", "queries", "fanout", "agenda", "pulse", "scale", "dashboard")
 MEMBERS_PER_TEAM = 10
 RESIDENTS_PER_TEAM = 12
 BACKGROUND_NOTES_PER_TEAM = 100
@@ -353,6 +354,29 @@ def _pulse(options: Options, results: list[pulse_bench.PulseResult], work: Path)
             )
 
 
+def _dashboard(
+    options: Options, results: list[dashboard_bench.DashboardResult], work: Path
+) -> None:
+    """The dashboard's API with many notes, on SQLite and PostgreSQL (section 9)."""
+    databases: list[tuple[str, Any]] = [("sqlite", migrated_sqlite(work, "dashboard.db"))]
+    if options.postgres_url:
+        databases.append(("postgresql", migrated_postgres(options.postgres_url)))
+    for database, context in databases:
+        with context as url:
+            logger.info("Dashboard on %s: loading %s notes", database, options.notes)
+            results.append(
+                dashboard_bench.run_dashboard(
+                    database_url=url,
+                    database=database,
+                    teams=options.teams,
+                    notes=options.notes,
+                    # Ten views and the overview: a fifth of the query calls each.
+                    calls=max(options.query_calls // 5, 20),
+                    seed=options.seed,
+                )
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark; exit code 0 when it ran (targets missed or not), 1 on errors."""
     logging.basicConfig(level=logging.WARNING, format="bench: %(message)s", stream=sys.stderr)
@@ -371,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     fanouts: list[fanout.FanoutResult] = []
     agendas: list[agenda_bench.AgendaResult] = []
     pulse_results: list[pulse_bench.PulseResult] = []
+    dashboards: list[dashboard_bench.DashboardResult] = []
     scale_result: scale_bench.ScaleResult | None = None
     load_before = os.getloadavg()[0]
     started = time.monotonic()
@@ -388,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
             _agenda(options, agendas, work)
         if "pulse" in options.sections:
             _pulse(options, pulse_results, work)
+        if "dashboard" in options.sections:
+            _dashboard(options, dashboards, work)
         if "scale" in options.sections:
             # Section 8: webhook workers; PostgreSQL only (SQLite has one writer).
             if options.postgres_url:
@@ -416,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     if results.memory is not None and results.memory.failures:
         failed = True
     rendered = report.render(results)
-    if fanouts or agendas or pulse_results or scale_result:
+    if fanouts or agendas or pulse_results or scale_result or dashboards:
         # Sections 5 and 6 go after the others, before the closing "skipped:" and "total".
         lines = rendered.splitlines(keepends=True)
         end = next(i for i, line in enumerate(lines) if line.startswith(("skipped: ", "total ")))
@@ -425,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
             agenda_bench.render(agendas),
             pulse_bench.render(pulse_results),
             scale_bench.render(scale_result),
+            dashboard_bench.render(dashboards),
         ]
         rendered = "".join([*lines[:end], *added, *lines[end:]])
     sys.stdout.write(rendered)
@@ -435,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     written["targets"] += agenda_bench.targets(agendas)
     written["pulse"] = [result.as_dict() for result in pulse_results]
     written["targets"] += pulse_bench.targets(pulse_results)
+    written["dashboard"] = [result.as_dict() for result in dashboards]
+    written["targets"] += dashboard_bench.targets(dashboards)
     written["scale"] = scale_result.as_dict() if scale_result else None
     written["targets"] += scale_bench.targets(scale_result)
     options.output.parent.mkdir(parents=True, exist_ok=True)

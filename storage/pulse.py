@@ -610,20 +610,34 @@ class SitePulseRow:
 
 def site_overview(*, session: Session, now: datetime) -> list[SitePulseRow]:
     """Every team with its latest closed pulse: the number of answers, and the score and
-    the previous score only when they reached the threshold. Never items, never answers."""
+    the previous score only when they reached the threshold. Never items, never answers.
+
+    Three statements for every team at once (the teams, the sites' thresholds, the opened
+    pulses), then a result for each team that has a closed pulse."""
     rows = session.exec(
         select(Site, Team)
         .join(Team, col(Team.site_id) == col(Site.id))
         .order_by(col(Site.name), col(Team.name))
     ).all()
+    thresholds = {
+        setting.site_id: setting.threshold for setting in session.exec(select(PulseSiteSetting))
+    }
+    latest: dict[int, Pulse] = {}
+    for pulse in session.exec(
+        select(Pulse)
+        .where(col(Pulse.opened).is_(True), col(Pulse.opens_at) <= now)
+        .order_by(col(Pulse.opens_at).desc(), col(Pulse.id).desc())
+    ):
+        if pulse.team_id not in latest and is_closed(pulse, now):
+            latest[pulse.team_id] = pulse
     overview = []
     for site, team in rows:
-        threshold = threshold_for_site(session=session, site_id=require_id(site))
-        latest = closed_pulses(session=session, team_id=require_id(team), now=now)
-        if not latest:
+        threshold = thresholds.get(require_id(site), DEFAULT_THRESHOLD)
+        closed = latest.get(require_id(team))
+        if closed is None:
             overview.append(SitePulseRow(site, team, None, threshold, None, None, None))
             continue
-        shown = result(session=session, pulse=latest[0], now=now)
+        shown = result(session=session, pulse=closed, now=now)
         overview.append(
             SitePulseRow(
                 site=site,
@@ -632,7 +646,7 @@ def site_overview(*, session: Session, now: datetime) -> list[SitePulseRow]:
                 threshold=threshold,
                 score=shown.score,
                 previous_score=shown.previous_score,
-                closed_on=ends_at(latest[0]),
+                closed_on=ends_at(closed),
             )
         )
     return overview

@@ -51,6 +51,8 @@ class Note(SQLModel, table=True):
     __table_args__ = (
         Index("ix_note_team_created", "team_id", "created_at"),
         Index("ix_note_team_resident_created", "team_id", "resident_id", "created_at"),
+        # The dashboard's counts across teams over a period (storage/dashboard.py).
+        Index("ix_note_created_team_resident", "created_at", "team_id", "resident_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
