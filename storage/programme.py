@@ -719,3 +719,15 @@ def pulse_trials(*, session: Session, site_id: int) -> list[TeamTrial]:
         )
         for decision, trial in rows
     ]
+
+
+def leadership_decision(*, session: Session, team_id: int) -> Decision | None:
+    """The leadership team's latest trial action round that was not withdrawn."""
+    return session.exec(
+        select(Decision)
+        .where(
+            col(Decision.team_id) == team_id,
+            col(Decision.status) != DecisionStatus.WITHDRAWN,
+        )
+        .order_by(col(Decision.id).desc())
+    ).first()

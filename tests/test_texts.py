@@ -23,6 +23,8 @@ SAME_IN_DANISH = {
     "Teams:",
     "Team: {team}",
     "#{number} · {when} · {shift} · {author}",
+    "dilemma",
+    "score {score}",
 }
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
