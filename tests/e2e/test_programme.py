@@ -30,6 +30,7 @@ from storage.models import (
     DecisionStatus,
     MeetingOccurrence,
     Member,
+    Proposal,
     Resident,
     Team,
 )
@@ -248,7 +249,7 @@ async def test_staff_cannot_start_a_course_and_a_forged_button_changes_nothing(
 ) -> None:
     _team_id, lise, omar = await team_with_residents(emulator, admin)
     reaction = await omar.send("/forloeb")
-    assert "Kun teamlederen kan gøre det." in (reaction.text + (reaction.alert or ""))
+    assert da("Only the team lead can do that.") in (reaction.text + (reaction.alert or ""))
     reaction = await omar.press_data(f"prog:start:{_today():%Y%m%d}")
     await lise.send("/forloeb")
     await lise.press("I dag")
@@ -389,18 +390,17 @@ async def test_a_leadership_team_agrees_and_evaluates_a_trial_action_after_two_t
     assert "• Team Syd: score 6,0, fulgt op ✔" in text
     # Pooled over 7 answers: Syd's 4 at 6,0 and Nord's 3 at 4,0.
     assert "Stedets score: 5,1 af 7 (7 svar fra 2 teams)." in text
-    assert "• Team Nord: Vi siger til, når vi er i tvivl (indsamler forslag)" in text
+    assert "• Team Nord: Vi siger til, når vi er i tvivl (vi samler forslag)" in text
     for name in ("Omar", "Mette", "Jonas", "Sara", "Ahmed"):
         assert name not in text
     reaction = await nina.press("▶ Start lederteamets prøvehandling")
-    [button] = [
-        data
-        for message in reaction.messages
-        for row in message.buttons
-        for _, data in row
-        if data is not None and data.startswith("dec:show:")
-    ]
-    decision_id = int(button.rsplit(":", 1)[1])
+    assert "alle ledere kan nu foreslå" in reaction.text
+    with Session(e2e_engine) as session:
+        started = programme.leadership_decision(session=session, team_id=leadership_id)
+        assert started is not None
+        decision_id = require_id(started)
+    button = f"dec:show:{decision_id}"
+    assert button in str(reaction.edits[-1].inline_keyboard)
     with Session(e2e_engine) as session:
         decision = decisions.get_decision(session=session, decision_id=decision_id)
         assert decision is not None and decision.team_id == leadership_id
@@ -412,7 +412,7 @@ async def test_a_leadership_team_agrees_and_evaluates_a_trial_action_after_two_t
     await lise.press(button)
     await lise.press(da("➕ Propose"))
     await lise.send("Ledelsen er på hver afdeling til vagtskiftet en gang om ugen.")
-    proposal = await _eventually(lambda: _single(decisions.proposals_of, e2e_engine, decision_id))
+    proposal = await _eventually(lambda: _only_proposal(e2e_engine, decision_id))
     await nina.send("/proposals")
     await nina.press(button)
     await nina.press(da("🗳 Open the vote"))
@@ -434,12 +434,12 @@ async def test_a_leadership_team_agrees_and_evaluates_a_trial_action_after_two_t
     assert "Lederteamets prøvehandling: Lederteamets prøvehandling for hele plejehjemmet" in (
         reaction.text
     )
-    assert "(prøver det)" in reaction.text
+    assert "(" + da("trying it") + ")" in reaction.text
 
     # The evaluation: kept, as a team keeps a trial action.
     await nina.send("/proposals")
     reaction = await nina.press(button)
-    assert f"dec:evalnow:{decision_id}" in str(reaction.message.buttons)
+    assert f"dec:evalnow:{decision_id}" in str(reaction.edits[-1].inline_keyboard)
     await nina.press_data(f"dec:evalnow:{decision_id}")
     keep = await _button(nina, f"dec:ev:{decision_id}:keep")
     await nina.press(f"dec:ev:{decision_id}:keep", message_id=keep.message_id)
@@ -449,7 +449,7 @@ async def test_a_leadership_team_agrees_and_evaluates_a_trial_action_after_two_t
         assert decision is not None and decision.outcome == "keep"
 
 
-def _single(read, engine: Engine, decision_id: int):  # type: ignore[no-untyped-def]
+def _only_proposal(engine: Engine, decision_id: int) -> Proposal | None:
     with Session(engine) as session:
-        rows = read(session=session, decision_id=decision_id)
+        rows = decisions.proposals_of(session=session, decision_id=decision_id)
         return rows[0] if len(rows) == 1 else None
