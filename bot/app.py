@@ -25,6 +25,7 @@ from flows.loop import cases, decision_notices, decisions, groups
 from flows.meetings import agenda, agenda_notices, dilemmas, invitations, planning
 from flows.moments import browse, micromoment
 from flows.privacy import overview
+from flows.programme import course
 from flows.safety import notices as pulse_notices
 from flows.safety import pulse
 from flows.team import (
@@ -82,6 +83,9 @@ def build_router() -> Router:
             dilemmas.build_flow(),
             overview.build_flow(),
             dashboard.build_flow(),
+            # Before the administrators' one: an administrator who leads a team gets theirs.
+            course.build_flow(),
+            course.build_admin_flow(),
             # Last: its fast path takes any plain text or voice outside a flow.
             micromoment.build_flow(),
         ],

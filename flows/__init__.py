@@ -11,6 +11,8 @@
   and dilemmas brought to them.
 - ``safety``: the psychological safety pulse and its chart.
 - ``privacy``: what stemme stores, the audit log, erasure, and the access report.
+- ``programme``: the course (forløb) of three dialogue meetings, and the site's leadership
+  team with its own trial action.
 
 Each flow module exposes ``build_flow()`` with a ``states={...}`` table; ``bot.app``
 registers them all explicitly. Flows never import ``bot``; they call ``storage`` for data.

@@ -174,8 +174,9 @@ def team_figures(*, session: Session, since: datetime) -> dict[int, TeamFigures]
         .subquery()
     )
     for team_id, notes, residents in session.exec(
-        select(period.c.team_id, func.count(), func.count(func.distinct(period.c.resident_id)))
-        .group_by(period.c.team_id)
+        select(
+            period.c.team_id, func.count(), func.count(func.distinct(period.c.resident_id))
+        ).group_by(period.c.team_id)
     ).all():
         figure(team_id).notes = int(notes)
         figure(team_id).residents_noted = int(residents)

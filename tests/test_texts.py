@@ -26,6 +26,8 @@ SAME_IN_DANISH = {
     "Median",
     "Team",
     "administrator",
+    "dilemma",
+    "score {score}",
 }
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 

@@ -39,6 +39,9 @@ MEMBER_COMMANDS = (
     Command("invite", N_("Invite staff to the team"), lead_only=True),
     Command("settings", N_("Shift times and chat hygiene"), lead_only=True),
     Command("agenda", N_("The next reflection meeting's agenda"), lead_only=True),
+    Command(
+        "forloeb", N_("The course of dialogue meetings, and the leadership team"), lead_only=True
+    ),
     Command("me", N_("My shifts, handover and end-of-shift nudge")),
     Command("mute", N_("Pause my reminders for a while")),
     Command("away", N_("When I am away (leads: the team's days off)")),
@@ -53,6 +56,7 @@ ADMIN_COMMANDS = (
     Command("teams", N_("Every team at a glance, and lead invites")),
     Command("safety", N_("Psychological safety across the teams (scores only)")),
     Command("dashboard", N_("Every team's figures at a glance")),
+    Command("forloeb", N_("Every team's course of dialogue meetings")),
 )
 
 STRANGER_COMMANDS = (

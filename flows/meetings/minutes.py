@@ -22,11 +22,13 @@ from flows.meetings.agenda_views import (
     occurrence_from_button,
     wake_after_commit,
 )
+from flows.programme.course_views import meeting_line, summary_text
 from storage import agenda as store
 from storage import decisions as decisions_store
+from storage import programme
 from storage.agenda import Agenda, AgendaProblem
 from storage.db import utcnow
-from storage.models import NOTE_MAX_LENGTH, Decision, DecisionStatus, OccurrenceStatus
+from storage.models import NOTE_MAX_LENGTH, Decision, DecisionStatus, OccurrenceStatus, Team
 
 
 def _minutes_view(context: StemmeContext, agenda: Agenda) -> tuple[str, InlineKeyboardMarkup]:
@@ -250,6 +252,9 @@ async def save_minutes(update: Update, context: StemmeContext) -> str | None:
         "Minutes saved ✔ The decisions go to {count} members of the team.",
         fan_out.total,
     ).format(count=fan_out.total)
+    course_text = _course_after_minutes(context, team, occurrence_id)
+    if course_text:
+        text += "\n\n" + course_text
     starting = [
         int(ref_id) for kind, ref_id in context.flow_data.get("discussed", []) if kind == START
     ]
@@ -266,3 +271,18 @@ async def save_minutes(update: Update, context: StemmeContext) -> str | None:
                 decision.title, reply_markup=decision_markup(context.texts, decision_id)
             )
     return END
+
+
+def _course_after_minutes(context: StemmeContext, team: Team, occurrence_id: int) -> str | None:
+    """When the meeting is a course's dialogue meeting: where the course stands now, or
+    its summary when this was the third (the course ends; flows/programme)."""
+    found = programme.course_of_occurrence(session=context.session, occurrence_id=occurrence_id)
+    if found is None or found[0].team_id != team.id:
+        return None
+    course, meeting = found
+    if programme.finish_if_held(session=context.session, course=course, now=utcnow()):
+        return summary_text(
+            context.texts, team, programme.summary(session=context.session, course=course)
+        )
+    shown = programme.progress(session=context.session, course=course)
+    return meeting_line(context.texts, shown.meetings[meeting.number - 1])

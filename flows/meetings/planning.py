@@ -71,10 +71,10 @@ from flows.meetings.upcoming import (
     stop_series,
 )
 from flows.moments.micromoment import FREE_TEXT
-from storage import meetings
+from storage import meetings, programme
 from storage.db import require_id
 from storage.meetings import Notice
-from storage.models import PLACE_MAX_LENGTH, Repetition
+from storage.models import MEETINGS_PER_COURSE, PLACE_MAX_LENGTH, Repetition
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +129,12 @@ def _chosen_when(context: StemmeContext) -> str:
 
 @leads_only
 async def start_new(update: Update, context: StemmeContext) -> str | None:
-    """Starts planning a new meeting: asks for the day."""
+    """Starts planning a new meeting (a course's dialogue meeting, when the button names
+    one: flows/programme): asks for the day."""
     context.flow_data = {"mode": "new"}
+    if context.matches and context.matches[0].group(1):
+        context.flow_data["course"] = int(context.matches[0].group(1))
+        context.flow_data["course_meeting"] = int(context.matches[0].group(2))
     return await _ask_day(update, context, offset=0)
 
 
@@ -558,6 +562,7 @@ async def save(update: Update, context: StemmeContext) -> str | None:
         tz=tz,
         sequence=first.sequence,
     )
+    course_line = _attach_to_course(context, require_id(team), require_id(first))
     logger.info(
         "Meeting series %s planned in team %s with %s occurrences, %s members told",
         series.id,
@@ -581,8 +586,35 @@ async def save(update: Update, context: StemmeContext) -> str | None:
             told,
         ).format(count=told)
     )
+    if course_line:
+        lines.append(course_line)
     after_commit(update, context, "\n".join(lines))
     return END
+
+
+def _attach_to_course(context: StemmeContext, team_id: int, occurrence_id: int) -> str | None:
+    """Makes the new meeting the course's dialogue meeting when planning started from
+    /forloeb; returns the line that says so."""
+    course_id = context.flow_data.get("course")
+    number = context.flow_data.get("course_meeting")
+    if course_id is None or number is None:
+        return None
+    try:
+        programme.attach_occurrence(
+            session=context.session,
+            team_id=team_id,
+            course_id=int(course_id),
+            number=int(number),
+            occurrence_id=occurrence_id,
+        )
+    except programme.ProgrammeError:
+        logger.info(
+            "Meeting %s could not become a dialogue meeting of course %s", occurrence_id, course_id
+        )
+        return None
+    return context.texts._(
+        "It is dialogue meeting {number} of {total} of the course (/forloeb)."
+    ).format(number=number, total=MEETINGS_PER_COURSE)
 
 
 @leads_only
@@ -603,7 +635,7 @@ def build_flow() -> Flow:
         entry_points=[
             CommandHandler("meeting", show, filters=filters.ChatType.PRIVATE),
             CallbackQueryHandler(show_again, pattern=r"^mtg:list$"),
-            CallbackQueryHandler(start_new, pattern=r"^mtg:new$"),
+            CallbackQueryHandler(start_new, pattern=r"^mtg:new(?::c:(\d{1,9}):([1-3]))?$"),
             CallbackQueryHandler(start_move, pattern=rf"^mtg:move:{_ID}$"),
             CallbackQueryHandler(confirm_cancel, pattern=rf"^mtg:cancel:{_ID}$"),
             CallbackQueryHandler(cancel_one, pattern=rf"^mtg:cancel!:{_ID}$"),

@@ -8,6 +8,7 @@ enum and limit is imported from here: ``from storage.models import Note``.
 - ``loop``: cases, decisions, proposals, votes, trial actions, check-ins, team chats.
 - ``rhythm``: member preferences, absences, the monthly focus.
 - ``safety``: the pulse and care dilemmas.
+- ``programme``: a team's course of dialogue meetings, a site's leadership team.
 - ``base``: the constraint naming convention and the UTC timestamp column they share.
 
 Each class is one table; the comment above it says what a row is. Importing this package
@@ -56,6 +57,14 @@ from storage.models.moments import (
     Note,
     NoteMarker,
     Shift,
+)
+from storage.models.programme import (
+    MEETINGS_PER_COURSE,
+    Course,
+    CourseMeeting,
+    CourseStatus,
+    LeadershipTeam,
+    TrialPlan,
 )
 from storage.models.rhythm import (
     FOCUS_MAX_LENGTH,
@@ -163,4 +172,10 @@ __all__ = [
     "PulseTally",
     "PulseSiteSetting",
     "Dilemma",
+    "MEETINGS_PER_COURSE",
+    "CourseStatus",
+    "TrialPlan",
+    "Course",
+    "CourseMeeting",
+    "LeadershipTeam",
 ]
