@@ -555,3 +555,21 @@ async def test_a_member_who_left_the_team_is_401(world: World) -> None:
     reply = await _call(world, "/app/api/residents", staff.telegram_id)
     assert reply.status == 401
     assert all(alias not in reply.body.decode() for alias in _aliases(world))
+
+
+async def test_a_member_who_chose_english_gets_the_dashboard_in_english(world: World) -> None:
+    jonas = next(p for p in world.home.staff if p.language == "en")
+    me = await _ok(world, "/app/api/me", jonas.telegram_id)
+    assert me["language"] == "en" and me["role_label"] == "staff member"
+    assert (me["texts"]["tab_residents"], me["texts"]["save_minutes"]) == (
+        "Residents",
+        "Save the minutes",
+    )
+    board = await _ok(world, "/app/api/board", jonas.telegram_id)
+    assert board["columns"][0]["label"].startswith("Step 1 of 4")
+    card = await _ok(
+        world, f"/app/api/residents/{world.home.residents[0].resident_id}", jonas.telegram_id
+    )
+    assert card["matters_heading"].startswith("What matters to")
+    lead = await _ok(world, "/app/api/me", world.home.lead.telegram_id)
+    assert lead["texts"]["tab_residents"] == "Borgere"
