@@ -21,7 +21,7 @@ from flows.core import guard
 from flows.core.engine import SERVICES_KEY, Renderer, Router, Services, StemmeContext, register
 from flows.core.i18n import LANGUAGES, texts
 from flows.core.menu import set_default_menus
-from flows.loop import cases, decision_notices, decisions, groups
+from flows.loop import care_record, cases, decision_notices, decisions, groups
 from flows.meetings import agenda, agenda_notices, dilemmas, invitations, planning
 from flows.moments import browse, micromoment
 from flows.privacy import overview
@@ -78,6 +78,7 @@ def build_router() -> Router:
             rhythm.build_flow(),
             cases.build_flow(),
             decisions.build_flow(),
+            care_record.build_flow(),
             groups.build_flow(),
             pulse.build_flow(),
             dilemmas.build_flow(),

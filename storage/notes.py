@@ -271,21 +271,28 @@ class ResidentCard:
     unmarked: list[Note]
 
 
+def marker_counts(*, session: Session, team_id: int, resident_id: int) -> list[tuple[str, int]]:
+    """How often each quality-compass marker was noted about a resident, most often first
+    (labels and counts only: no note is read)."""
+    counts = Counter(
+        dict(
+            session.exec(
+                select(NoteMarker.marker, func.count())
+                .where(NoteMarker.team_id == team_id, NoteMarker.resident_id == resident_id)
+                .group_by(col(NoteMarker.marker))
+            ).all()
+        )
+    )
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
 def resident_card(
     *, session: Session, team_id: int, resident: Resident, per_marker: int = 2, scan: int = 60
 ) -> ResidentCard:
     """Builds the resident card: markers by how often they were noted, with examples."""
     if resident.team_id != team_id:
         raise LookupError("resident belongs to another team")
-    counts = Counter(
-        dict(
-            session.exec(
-                select(NoteMarker.marker, func.count())
-                .where(NoteMarker.team_id == team_id, NoteMarker.resident_id == resident.id)
-                .group_by(col(NoteMarker.marker))
-            ).all()
-        )
-    )
+    counts = marker_counts(session=session, team_id=team_id, resident_id=require_id(resident))
     notes = recent_notes(session=session, team_id=team_id, resident_id=resident.id, limit=scan)
     markers = markers_of(session=session, note_ids=[require_id(note) for note in notes])
     latest: dict[str, list[Note]] = {}
@@ -301,7 +308,7 @@ def resident_card(
     return ResidentCard(
         resident=resident,
         total=count_notes(session=session, team_id=team_id, resident_id=resident.id),
-        counts=sorted(counts.items(), key=lambda item: (-item[1], item[0])),
+        counts=counts,
         latest=latest,
         unmarked=unmarked,
     )

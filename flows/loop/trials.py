@@ -12,6 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from flows.core.engine import END, StemmeContext, alert, respond
 from flows.core.guard import stale_button
 from flows.core.pickers import shorten
+from flows.loop.care_record import record_button
 from flows.loop.decision_views import (
     ANSWER_CODES,
     ANSWER_LABELS,
@@ -417,13 +418,19 @@ async def evaluate(update: Update, context: StemmeContext) -> str | None:
         outcome=outcome,
         by_member_id=require_id(member),
     )
+    markup = None
     if outcome == "keep":
         text = _(
             "Kept. It is now the team's standing approach, on the resident card for everyone."
         )
+        if decision.resident_id is not None:
+            # The agreed approach, ready to paste into the care record (care_record.py).
+            markup = InlineKeyboardMarkup(
+                [[record_button(context.texts, decision_id=require_id(decision))]]
+            )
     else:
         text = _("Dropped. The trial action is no longer on the card.")
-    await respond(update, text)
+    await respond(update, text, markup)
     return END
 
 

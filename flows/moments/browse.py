@@ -25,6 +25,7 @@ from flows.core.engine import END, Flow, States, StemmeContext, alert, respond
 from flows.core.guard import stale_button
 from flows.core.i18n import N_, Texts
 from flows.core.pickers import confirm_buttons, resident_buttons, shorten, too_long_prompt
+from flows.loop.care_record import record_button
 from flows.loop.decision_views import approach_lines
 from flows.moments.micromoment import FREE_TEXT, marker_label, note_keyboard, tidy
 from storage.directory import get_member
@@ -42,6 +43,7 @@ from storage.notes import (
     resident_card,
 )
 from storage.residents import get_team_resident, list_residents
+from storage.trials import has_kept_approach
 
 logger = logging.getLogger(__name__)
 
@@ -517,17 +519,19 @@ async def card(update: Update, context: StemmeContext) -> str | None:
         lines.append(_("Without a marker") + "\n" + _example(context.texts, result.unmarked[0]))
     if result.total == 0:
         lines += ["", _("Nothing noted yet. Use /note or the Micro-moment button.")]
-    markup = InlineKeyboardMarkup(
+    rows = [
         [
-            [
-                InlineKeyboardButton(
-                    _("All micro-moments about {alias}").format(alias=resident.alias),
-                    callback_data=f"mom:res:{resident.id}",
-                )
-            ]
+            InlineKeyboardButton(
+                _("All micro-moments about {alias}").format(alias=resident.alias),
+                callback_data=f"mom:res:{resident.id}",
+            )
         ]
-    )
-    await respond(update, "\n".join(lines), markup)
+    ]
+    if has_kept_approach(
+        session=context.session, team_id=team.id or 0, resident_id=resident.id or 0
+    ):
+        rows.append([record_button(context.texts, resident_id=resident.id or 0)])
+    await respond(update, "\n".join(lines), InlineKeyboardMarkup(rows))
     return END
 
 
