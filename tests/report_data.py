@@ -155,14 +155,18 @@ def _case(
 
 
 def _meeting(
-    session: Session, series: MeetingSeries, number: int, at: datetime, **kwargs: object
+    session: Session,
+    series: MeetingSeries,
+    number: int,
+    at: datetime,
+    status: str = OccurrenceStatus.SCHEDULED,
 ) -> MeetingOccurrence:
     occurrence = MeetingOccurrence(
         series_id=require_id(series),
         number=number,
         starts_at=at,
         ends_at=at + timedelta(hours=1),
-        **kwargs,
+        status=status,
     )
     session.add(occurrence)
     session.flush()
