@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from bot import cli_privacy, logs
+from bot import cli_privacy, cli_report, logs
 from bot.cli_common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -204,6 +204,7 @@ def build_parser(t: Texts) -> argparse.ArgumentParser:
     members.set_defaults(handler=cmd_members)
 
     cli_privacy.add_commands(commands, as_json, t)
+    cli_report.add_commands(commands, as_json, t)
     return parser
 
 

@@ -106,6 +106,14 @@ class Month:
     def next(self) -> Month:
         return Month(self.year + 1, 1) if self.month == 12 else Month(self.year, self.month + 1)
 
+    def previous(self) -> Month:
+        return Month(self.year - 1, 12) if self.month == 1 else Month(self.year, self.month - 1)
+
+    def months_until(self, last: Month) -> int:
+        """How many months from this one to ``last``, both included (0 if ``last`` is
+        before this one)."""
+        return max((last.year - self.year) * 12 + last.month - self.month + 1, 0)
+
     def starts_at(self, tz: ZoneInfo) -> datetime:
         """Local midnight of the first day, as an aware datetime (compare with UTC ones)."""
         return datetime.combine(date(self.year, self.month, 1), time(0), tzinfo=tz)
@@ -183,9 +191,9 @@ def team_indicators(
     order). Months after ``now`` are counted like any other (and are empty)."""
     if last < first:
         raise ValueError("the last month is before the first")
-    months = months_between(first, last)
-    if len(months) > MAX_MONTHS:
+    if first.months_until(last) > MAX_MONTHS:
         raise ValueError(f"at most {MAX_MONTHS} months")
+    months = months_between(first, last)
     team_ids = [require_id(team) for team in teams]
     start = first.starts_at(tz)
     end = last.next().starts_at(tz)

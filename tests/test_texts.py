@@ -24,6 +24,7 @@ SAME_IN_DANISH = {
     "Team: {team}",
     "#{number} · {when} · {shift} · {author}",
     "Median",
+    "Median {value}",
     "Team",
     "administrator",
     "dilemma",
