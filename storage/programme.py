@@ -136,13 +136,27 @@ def start_course(
     return course
 
 
-def stop_course(*, session: Session, course: Course, now: datetime) -> None:
-    """Stops a running course before its end; what the team did stays."""
+def stop_course(
+    *, session: Session, course: Course, now: datetime, by_member_id: int | None = None
+) -> None:
+    """Stops a running course before its end; what the team did stays, and the dialogue
+    meetings already planned stay as ordinary meetings. Refuses a course that is not
+    running (``ProgrammeError``)."""
+    if course.status != CourseStatus.RUNNING:
+        raise ProgrammeError("the course is not running")
     course.status = CourseStatus.STOPPED
     course.running_team_id = None
     course.ended_at = now
     session.add(course)
     session.flush()
+    record(
+        session=session,
+        actor=f"member:{by_member_id}" if by_member_id else "admin",
+        action="course.stop",
+        team_id=course.team_id,
+        detail={"course_id": course.id},
+    )
+    logger.info("Course %s stopped in team %s", course.id, course.team_id)
 
 
 def course_meetings(*, session: Session, course_id: int) -> list[CourseMeeting]:

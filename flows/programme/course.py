@@ -12,8 +12,9 @@ flowchart TD
     C -->|✏️ What meeting N holds| E[case on/off, dilemma on/off, trial: agree/evaluate/none]
     E --> C
     C -->|minutes of meeting 3 written| S[summary in counts; ordinary meetings go on]
+    C -->|"⏹ Stop the course, then yes"| X[stopped: what was done stays; new kick-off offered]
     F -->|in the leadership team, or 👥| L[leadership.py]
-    A["/forloeb (administrator)"] --> O[every team's course] --> T[one team: progress or start]
+    A["/forloeb (administrator)"] --> O[every team's course] --> T[one team: progress, start, stop]
 ```
 
 Progress is computed by ``storage.programme.progress`` each time; nothing here stores it.
@@ -37,7 +38,7 @@ from flows.programme import leadership
 from flows.programme.course_views import PLAN_LABELS, progress_text, summary_text
 from storage import directory, programme
 from storage.db import require_id
-from storage.models import CourseStatus, Team, TrialPlan
+from storage.models import Course, CourseStatus, Team, TrialPlan
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +137,12 @@ def _team_view(
     if latest is not None and latest.status == CourseStatus.ENDED:
         text = summary_text(context.texts, team, programme.summary(session=session, course=latest))
         text += "\n\n" + _("Start a new course? Choose the kick-off day.")
+    elif latest is not None and latest.status == CourseStatus.STOPPED and latest.ended_at:
+        text = _(
+            "The course for {team} was stopped on {day}. What the team did stays, and its "
+            "planned meetings stay as ordinary reflection meetings. Start a new course? "
+            "Choose the kick-off day."
+        ).format(team=team.name, day=context.texts.day(latest.ended_at))
     else:
         text = _(
             "No course is running for {team}. A course is a kick-off and then three dialogue "
@@ -145,12 +152,17 @@ def _team_view(
     return text, _kickoff_rows(context, kickoff_prefix)
 
 
+def _stop_row(context: StemmeContext, data: str) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(context.texts._("⏹ Stop the course"), callback_data=data)]
+
+
 async def _show_course(update: Update, context: StemmeContext, team: Team) -> None:
     _ = context.texts._
     text, rows = _team_view(context, team, kickoff_prefix="prog:start:")
     course = programme.running_course(session=context.session, team_id=require_id(team))
     if course is not None:
         rows = _course_rows(context, programme.progress(session=context.session, course=course))
+        rows.append(_stop_row(context, f"prog:stop:{course.id}"))
     rows.append([InlineKeyboardButton(_("👥 The leadership team"), callback_data="prog:lead")])
     await respond(update, text, InlineKeyboardMarkup(rows))
 
@@ -308,6 +320,54 @@ async def set_plan(update: Update, context: StemmeContext) -> str | None:
     return END
 
 
+def _stop_question(context: StemmeContext, team: Team) -> str:
+    return context.texts._(
+        "Stop the course for {team} before its third dialogue meeting? What the team did "
+        "stays, and the meetings already planned stay as ordinary reflection meetings."
+    ).format(team=team.name)
+
+
+def _confirm_rows(context: StemmeContext, yes: str, no: str) -> list[list[InlineKeyboardButton]]:
+    _ = context.texts._
+    return [
+        [
+            InlineKeyboardButton(_("Yes, stop the course"), callback_data=yes),
+            InlineKeyboardButton(_("No, keep it"), callback_data=no),
+        ]
+    ]
+
+
+@leads_only
+async def ask_stop(update: Update, context: StemmeContext) -> str | None:
+    """Asks the lead whether to stop the team's running course."""
+    _member, _membership, team = context.require_member()
+    assert context.matches
+    course = programme.running_course(session=context.session, team_id=require_id(team))
+    if course is None or course.id != int(context.matches[0].group(1)):
+        await stale_button(update, context)
+        return END
+    rows = _confirm_rows(context, f"prog:stopok:{course.id}", "prog:show")
+    await respond(update, _stop_question(context, team), InlineKeyboardMarkup(rows))
+    return END
+
+
+@leads_only
+async def stop(update: Update, context: StemmeContext) -> str | None:
+    """Stops the team's running course; the view then offers a new kick-off."""
+    member, _membership, team = context.require_member()
+    assert context.matches
+    course = programme.running_course(session=context.session, team_id=require_id(team))
+    if course is None or course.id != int(context.matches[0].group(1)):
+        await stale_button(update, context)
+        return END
+    programme.stop_course(
+        session=context.session, course=course, now=clock(), by_member_id=require_id(member)
+    )
+    logger.info("Course %s stopped by a lead of team %s", course.id, team.id)
+    await _show_course(update, context, team)
+    return END
+
+
 # ------------------------------------------------------------------ administrators
 
 
@@ -351,9 +411,55 @@ async def admin_team(update: Update, context: StemmeContext) -> str | None:
         await stale_button(update, context)
         return END
     text, rows = _team_view(context, team, kickoff_prefix=f"prog:adm:start:{team.id}:")
+    course = programme.running_course(session=context.session, team_id=require_id(team))
+    if course is not None:
+        rows.append(_stop_row(context, f"prog:adm:stop:{team.id}:{course.id}"))
     rows.append([InlineKeyboardButton(context.texts._("◀ Every team"), callback_data="prog:adm")])
     await respond(update, text, InlineKeyboardMarkup(rows))
     return END
+
+
+def _admin_course(context: StemmeContext) -> tuple[Team, Course] | None:
+    """The team and its running course a stop button names, if it still runs."""
+    team = _admin_team(context)
+    assert context.matches
+    if team is None:
+        return None
+    course = programme.running_course(session=context.session, team_id=require_id(team))
+    if course is None or course.id != int(context.matches[0].group(2)):
+        return None
+    return team, course
+
+
+async def admin_ask_stop(update: Update, context: StemmeContext) -> str | None:
+    """Asks an administrator whether to stop a team's running course."""
+    found = _admin_course(context)
+    if found is None:
+        await stale_button(update, context)
+        return END
+    team, course = found
+    rows = _confirm_rows(
+        context, f"prog:adm:stopok:{team.id}:{course.id}", f"prog:adm:team:{team.id}"
+    )
+    await respond(update, _stop_question(context, team), InlineKeyboardMarkup(rows))
+    return END
+
+
+async def admin_stop(update: Update, context: StemmeContext) -> str | None:
+    """Stops a team's running course for an administrator."""
+    found = _admin_course(context)
+    if found is None:
+        await stale_button(update, context)
+        return END
+    team, course = found
+    programme.stop_course(
+        session=context.session,
+        course=course,
+        now=clock(),
+        by_member_id=context.member.id if context.member else None,
+    )
+    logger.info("Course %s stopped by an administrator", course.id)
+    return await admin_team(update, context)
 
 
 async def admin_start(update: Update, context: StemmeContext) -> str | None:
@@ -395,6 +501,8 @@ def build_flow() -> Flow:
             CallbackQueryHandler(start, pattern=r"^prog:start:(\d{8})$"),
             CallbackQueryHandler(use_meeting, pattern=rf"^prog:use:{_ID}:([1-3]):{_ID}$"),
             CallbackQueryHandler(edit_plan, pattern=rf"^prog:edit:{_ID}:([1-3])$"),
+            CallbackQueryHandler(ask_stop, pattern=rf"^prog:stop:{_ID}$"),
+            CallbackQueryHandler(stop, pattern=rf"^prog:stopok:{_ID}$"),
             CallbackQueryHandler(
                 set_plan, pattern=rf"^prog:set:{_ID}:([1-3]):(case|dilemma|trial)$"
             ),
@@ -413,5 +521,7 @@ def build_admin_flow() -> Flow:
             CallbackQueryHandler(overview, pattern=r"^prog:adm$"),
             CallbackQueryHandler(admin_team, pattern=rf"^prog:adm:team:{_ID}$"),
             CallbackQueryHandler(admin_start, pattern=rf"^prog:adm:start:{_ID}:(\d{{8}})$"),
+            CallbackQueryHandler(admin_ask_stop, pattern=rf"^prog:adm:stop:{_ID}:{_ID}$"),
+            CallbackQueryHandler(admin_stop, pattern=rf"^prog:adm:stopok:{_ID}:{_ID}$"),
         ],
     )

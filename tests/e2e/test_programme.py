@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.app import DISPATCHER_KEY, StemmeApplication
+from bot.app import DISPATCHER_KEY, StemmeApplication, build_application
 from bot.prompts import Dispatcher
 from flows.core.i18n import texts
 from sandbox.emulator import BotApiEmulator, EmuMessage, EmuUser
@@ -23,6 +23,7 @@ from storage import decisions, dilemmas, directory, listening, programme, trials
 from storage import pulse as pulses
 from storage.db import require_id, utcnow
 from storage.models import (
+    AuditEntry,
     CaseKind,
     Course,
     CourseMeeting,
@@ -34,7 +35,7 @@ from storage.models import (
     Resident,
     Team,
 )
-from tests.e2e.conftest import Admin
+from tests.e2e.conftest import Admin, e2e_settings, running
 from tests.e2e.people import LEAD_ID, join, staff_invite_code, team_with_residents
 
 T = TypeVar("T")
@@ -453,3 +454,106 @@ def _only_proposal(engine: Engine, decision_id: int) -> Proposal | None:
     with Session(engine) as session:
         rows = decisions.proposals_of(session=session, decision_id=decision_id)
         return rows[0] if len(rows) == 1 else None
+
+
+# ---------------------------------------------------------------- stopping, administrators
+
+
+async def test_a_lead_stops_a_course_after_saying_yes_and_can_start_a_new_one(
+    emulator: BotApiEmulator, bot: StemmeApplication, admin: Admin, e2e_engine: Engine
+) -> None:
+    _team_id, lise, omar = await team_with_residents(emulator, admin)
+    await lise.send("/forloeb")
+    reaction = await lise.press("I dag")
+    with Session(e2e_engine) as session:
+        course_id = require_id(session.exec(select(Course)).one())
+    reaction = await lise.press("⏹ Stop forløbet")
+    assert "Stoppe forløbet for Team Syd før det tredje dialogmøde?" in reaction.text
+    reaction = await lise.press("Nej, behold det")
+    assert "Forløb for Team Syd, opstart" in reaction.text
+    # Staff cannot stop it, nor can a button for another course.
+    await omar.press_data(f"prog:stopok:{course_id}")
+    reaction = await lise.press_data(f"prog:stopok:{course_id + 1}")
+    assert reaction.alert is not None
+    with Session(e2e_engine) as session:
+        running_course = session.get(Course, course_id)
+        assert running_course is not None and running_course.status == CourseStatus.RUNNING
+
+    await lise.send("/forloeb")
+    await lise.press("⏹ Stop forløbet")
+    reaction = await lise.press("Ja, stop forløbet")
+    assert "Forløbet for Team Syd blev stoppet den" in reaction.text
+    assert "I dag" in (reaction.edits or reaction.messages)[-1].button_texts
+    with Session(e2e_engine) as session:
+        course = session.get(Course, course_id)
+        assert course is not None and course.status == CourseStatus.STOPPED
+        assert course.ended_at is not None
+        actions = session.exec(select(AuditEntry.action)).all()
+    assert "course.stop" in actions
+    # A press on the old question changes nothing; a new course can begin.
+    reaction = await lise.press_data(f"prog:stopok:{course_id}")
+    assert reaction.alert is not None
+    reaction = await lise.send("/forloeb")
+    reaction = await lise.press("I dag")
+    assert "0 af 3 dialogmøder holdt." in reaction.text
+    with Session(e2e_engine) as session:
+        statuses = sorted(c.status for c in session.exec(select(Course)).all())
+    assert statuses == [CourseStatus.RUNNING, CourseStatus.STOPPED]
+
+
+CONSULTANT_ID = 42
+
+
+async def test_an_administrator_sees_every_teams_course_starts_one_and_stops_it(
+    emulator: BotApiEmulator, admin: Admin, e2e_database_url: str, e2e_engine: Engine
+) -> None:
+    settings = e2e_settings(emulator, e2e_database_url).model_copy(
+        update={"admins": [CONSULTANT_ID]}
+    )
+    async with running(build_application(settings)):
+        south_id, lise, omar = await team_with_residents(emulator, admin)
+        site_id = admin("site", "list")["sites"][0]["id"]
+        north = admin("team", "add", "--site", str(site_id), "Team Nord")["team"]
+        await lise.send("/forloeb")
+        await lise.press("I dag")
+        consultant = emulator.user(CONSULTANT_ID, "Konsulent", language_code="da")
+
+        reaction = await consultant.send("/forloeb")
+        assert "Forløb i alle teams:" in reaction.text
+        south_line = next(line for line in reaction.text.splitlines() if "/ Team Syd:" in line)
+        north_line = next(line for line in reaction.text.splitlines() if "/ Team Nord:" in line)
+        assert "0 af 3 dialogmøder holdt" in south_line
+        assert "intet forløb i gang" in north_line
+        assert "Fru" not in reaction.text and "Lise" not in reaction.text
+
+        reaction = await consultant.press_data(f"prog:adm:team:{north['id']}")
+        assert "Der kører intet forløb for Team Nord." in reaction.text
+        tomorrow = _today() + timedelta(days=1)
+        reaction = await consultant.press_data(f"prog:adm:start:{north['id']}:{tomorrow:%Y%m%d}")
+        assert "Forløb for Team Nord, opstart" in reaction.text
+        assert "Teamets leder planlægger dialogmøderne med /forloeb." in reaction.text
+        with Session(e2e_engine) as session:
+            north_course = programme.running_course(session=session, team_id=north["id"])
+            assert north_course is not None and north_course.kickoff_on == tomorrow
+            south_course = programme.running_course(session=session, team_id=south_id)
+            assert south_course is not None
+
+        # A second start for the same team, or a stop for a course it does not run, is stale.
+        reaction = await consultant.press_data(f"prog:adm:start:{north['id']}:{tomorrow:%Y%m%d}")
+        assert reaction.alert is not None
+        reaction = await consultant.press_data(
+            f"prog:adm:stopok:{north['id']}:{require_id(south_course)}"
+        )
+        assert reaction.alert is not None
+
+        reaction = await consultant.press_data(f"prog:adm:team:{south_id}")
+        reaction = await consultant.press("⏹ Stop forløbet")
+        assert "Stoppe forløbet for Team Syd" in reaction.text
+        reaction = await consultant.press("Ja, stop forløbet")
+        assert "Forløbet for Team Syd blev stoppet den" in reaction.text
+        with Session(e2e_engine) as session:
+            assert programme.running_course(session=session, team_id=south_id) is None
+            assert programme.running_course(session=session, team_id=north["id"]) is not None
+        # A staff member's /forloeb is still refused.
+        reaction = await omar.send("/forloeb")
+        assert da("Only the team lead can do that.") in (reaction.text + (reaction.alert or ""))
