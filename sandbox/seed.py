@@ -6,8 +6,10 @@ alias, four weeks of micro-moments at the hours each shift works, a case at each
 loop (listening, in the team, deciding with an open vote, trying a trial action) and one
 evaluated, two dilemmas, a monthly reflection meeting (the last one with minutes, the next
 one 7 to 13 days ahead with its agenda), a pulse that closed last week with a result, the
-month's focus and a Telegram group linked to the team. ``find_care_home`` finds it again
-after a restart, so the sandbox seeds once and loses nothing.
+month's focus, a Telegram group linked to the team, and a course (forløb) of dialogue
+meetings whose first meeting was the last one and whose second is the next.
+``find_care_home`` finds it again after a restart, so the sandbox seeds once and loses
+nothing.
 
 What happened in the past counts as sent (``prompts.settle_past``): the bot does not start
 by sending weeks of old reminders. Only the last day's news is left for it to deliver when
@@ -79,6 +81,7 @@ from storage import (
     group_chats,
     listening,
     meetings,
+    programme,
     prompts,
     rhythm,
     trials,
@@ -692,6 +695,23 @@ def seed_care_home(*, session: Session, now: datetime, tz: ZoneInfo) -> CareHome
             occurrence_id=require_id(upcoming),
             text=text,
             member_id=mette,
+        )
+    # The programme: the team's course of dialogue meetings had its kick-off a week
+    # before the last meeting, which was dialogue meeting 1; the next one is meeting 2.
+    course = programme.start_course(
+        session=session,
+        team_id=team_id,
+        kickoff_on=last.starts_at.astimezone(tz).date() - timedelta(days=7),
+        started_by_member_id=mette,
+        now=planned,
+    )
+    for number, occurrence in ((1, last), (2, upcoming)):
+        programme.attach_occurrence(
+            session=session,
+            team_id=team_id,
+            course_id=require_id(course),
+            number=number,
+            occurrence_id=require_id(occurrence),
         )
     session.flush()
     del case_n

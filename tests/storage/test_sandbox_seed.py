@@ -1,6 +1,7 @@
 """The sandbox's care home, as a person trying stemme would find it: who is there, what they
 noted, where each case stands, the open vote, the trial under way, next week's meeting with
-its agenda and the pulse with a result. Seeded once: a restart finds it again.
+its agenda, the course of dialogue meetings and the pulse with a result. Seeded once: a
+restart finds it again.
 
 Runs on SQLite and on PostgreSQL.
 """
@@ -16,7 +17,7 @@ from sqlmodel import Session, select
 
 from sandbox.seed import CareHome, find_care_home, seed_care_home
 from sandbox.seed_texts import texts
-from storage import agenda, cases, decisions, directory, meetings, trials, voting
+from storage import agenda, cases, decisions, directory, meetings, programme, trials, voting
 from storage import pulse as pulses
 from storage.cpr import contains_cpr
 from storage.db import session_scope, utcnow
@@ -116,6 +117,22 @@ def test_next_weeks_meeting_has_an_agenda(engine: Engine) -> None:
         )
     kinds = Counter(entry.kind for entry in built.entries)
     assert len(built.entries) >= 4 and len(kinds) >= 3
+
+
+def test_a_course_runs_with_the_last_meeting_held_and_the_next_one_as_meeting_two(
+    engine: Engine,
+) -> None:
+    home = _seed(engine)
+    with Session(engine) as session:
+        course = programme.running_course(session=session, team_id=home.team_id)
+        assert course is not None
+        shown = programme.progress(session=session, course=course)
+    first, second, third = shown.meetings
+    assert first.held and first.starts_at is not None and first.starts_at < utcnow()
+    assert course.kickoff_on < first.starts_at.astimezone(TZ).date()
+    assert not second.held and second.occurrence_id == home.meeting_occurrence_id
+    assert third.occurrence_id is None
+    assert shown.held == 1 and shown.current is second
 
 
 def test_the_closed_pulse_has_a_result(engine: Engine) -> None:
