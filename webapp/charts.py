@@ -139,8 +139,14 @@ def stacked_bars(
 SCORE_LOW, SCORE_HIGH = 1.0, 7.0
 
 
-def score_line(title: str, labels: Sequence[str], scores: Sequence[float]) -> str:
-    """The pulse score (1–7) over time, each point labelled with its score."""
+def score_line(
+    title: str,
+    labels: Sequence[str],
+    scores: Sequence[float],
+    label: Callable[[float], str] = lambda score: f"{score:.1f}",
+) -> str:
+    """The pulse score (1–7) over time, each point labelled with its score as ``label``
+    writes it (with a decimal comma in Danish)."""
     parts = _axis(labels, SCORE_HIGH, SCORE_LOW)
     if scores:
         points = " ".join(
@@ -153,6 +159,6 @@ def score_line(title: str, labels: Sequence[str], scores: Sequence[float]) -> st
             parts.append(f'<circle class="dot s0" cx="{x:.1f}" cy="{y:.1f}" r="3"/>')
             parts.append(
                 f'<text class="value" x="{x:.1f}" y="{y - 6:.1f}" text-anchor="middle">'
-                f"{score:.1f}</text>"
+                f"{escape(label(score))}</text>"
             )
     return _frame(title, parts)

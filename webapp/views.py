@@ -21,6 +21,7 @@ from flows.loop.case_views import STEP_LABELS, overdue_text, voice_label, waitin
 from flows.loop.decision_views import approach_lines
 from flows.meetings.agenda_views import entry_line, when_and_where
 from flows.moments.micromoment import MARKER_LABELS, marker_label
+from flows.safety.chart import format_score
 from flows.safety.result import STATEMENTS
 from flows.team.onboarding import role_name
 from storage import agenda as agendas
@@ -429,7 +430,12 @@ def pulse_view(session: Session, viewer: Viewer, now: datetime) -> dict[str, Any
         "history": [
             {"when": label, "score": round(s, 1)} for label, s in zip(labels, scores, strict=True)
         ],
-        "chart": charts.score_line(t._("The team's pulse over time"), labels, scores)
+        "chart": charts.score_line(
+            t._("The team's pulse over time"),
+            labels,
+            scores,
+            label=lambda score: format_score(t, score),
+        )
         if scores
         else None,
     }

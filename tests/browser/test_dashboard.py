@@ -7,6 +7,7 @@ they may; a forged initData sees nothing. Screenshots of each view go to docs/.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -169,6 +170,12 @@ async def test_the_lead_sees_the_team_and_writes_the_minutes(browser: Any, tmp_p
         await tab(page, "pulse")
         await page.wait_for_selector("#pulse-score")
         assert await page.locator(".statement").count() == 7
+        # Scores are written as Danish writes them: one decimal, a decimal comma.
+        assert re.fullmatch(r"\d,\d", await page.locator("#pulse-score").inner_text())
+        means = await page.locator(".statement strong").all_text_contents()
+        assert all(re.fullmatch(r"\d,\d", mean) for mean in means), means
+        chart_labels = await page.locator("svg text.value").all_text_contents()
+        assert chart_labels and all(re.fullmatch(r"\d,\d", v) for v in chart_labels)
         await shot(page, "pulse")
 
         await tab(page, "meetings")
@@ -246,6 +253,7 @@ async def test_the_administrator_sees_every_teams_counts_and_nothing_personal(
                 if utcnow() - n.created_at < timedelta(days=30)
             ]
         assert figures[0] == str(len(recent))
+        assert re.fullmatch(r"\d,\d", figures[-1]), figures[-1]  # the pulse, "5,1"
         body = await page.inner_text("body")
         with Session(app.engine) as session:
             note_texts = [

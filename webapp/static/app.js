@@ -14,6 +14,13 @@
   let me = null;
   let current = null;
 
+  // A score or mean with one decimal as the member's language writes it ("5,1" in Danish).
+  function decimal(value) {
+    return Number(value).toLocaleString(me ? me.language : "da", {
+      minimumFractionDigits: 1, maximumFractionDigits: 1,
+    });
+  }
+
   applyTheme();
 
   function applyTheme() {
@@ -280,14 +287,14 @@
     const latest = data.latest;
     const parts = [el("div", { class: "card", id: "pulse-latest" },
       el("div", { class: "row" }, el("h3", null, latest.closed_on), el("span", { class: "badge" }, latest.answers + " " + T.answers)),
-      latest.visible ? el("div", null, T.score + ": ", el("strong", { id: "pulse-score" }, latest.score)) : el("p", { class: "muted", id: "pulse-hidden" }, latest.message))];
+      latest.visible ? el("div", null, T.score + ": ", el("strong", { id: "pulse-score" }, decimal(latest.score))) : el("p", { class: "muted", id: "pulse-hidden" }, latest.message))];
     if (data.chart) parts.push(el("div", { class: "card" }, chart(data.chart)));
     if (latest.statements.length) {
       parts.push(el("div", { class: "card" }, el("h3", null, T.statements), latest.statements.map(function (s) {
         const fill = el("div", { class: "bar-fill" });
         fill.style.width = Math.max(0, Math.min(100, ((s.mean - 1) / 6) * 100)) + "%";
         return el("div", { class: "statement small", style: "margin: 8px 0" },
-          el("div", { class: "row" }, el("span", null, s.text), el("strong", null, s.mean)),
+          el("div", { class: "row" }, el("span", null, s.text), el("strong", null, decimal(s.mean))),
           el("div", { class: "bar-track" }, fill));
       })));
     }
@@ -351,7 +358,7 @@
           [T.open_cases, t.open_cases], [T.trials_running, t.trials_running],
           [T.kept_adjusted_dropped, t.kept + " / " + t.adjusted + " / " + t.dropped],
           [T.meetings_held, t.meetings_with_minutes],
-          [T.pulse, t.pulse_score !== null ? t.pulse_score : t.pulse_note],
+          [T.pulse, t.pulse_score !== null ? decimal(t.pulse_score) : t.pulse_note],
         ];
         parts.push(el("div", { class: "card team-figures", "data-id": t.id },
           el("h3", null, t.name),
