@@ -24,8 +24,8 @@ from tests import report_data
 from tests.report_data import EXPECTED_A, NOW
 
 DANISH_CHART_TITLES = [
-    "Mikro-øjeblikke noteret",
-    "Borgere med mindst ét mikro-øjeblik",
+    "Mikroøjeblikke noteret",
+    "Borgere med mindst ét mikroøjeblik",
     "Sager bragt til teamet",
     "Prøvehandlinger startet",
     "Prøvehandlinger beholdt",

@@ -145,7 +145,7 @@ async def test_a_kept_trial_action_is_offered_as_a_ready_text_for_the_care_recor
     start = texts("da", COPENHAGEN).day(utcnow() - timedelta(days=14))
     assert record.splitlines() == [
         f"Handlingsanvisning: {ALIAS}",
-        f"Det betyder noget for {ALIAS} (fra teamets mikro-øjeblikke): "
+        f"Det betyder noget for {ALIAS} (fra teamets mikroøjeblikke): "
         f"{self_determination}, {respect}",
         "",
         "Aftalt i plejeteamet: Morgenen",
