@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -165,6 +166,11 @@ def site_of(session: Session, team: Team) -> Site:
     site = get_site(session=session, site_id=team.site_id)
     assert site is not None  # guaranteed by the foreign key
     return site
+
+
+def slug(name: str, fallback: str) -> str:
+    """A name as part of a file name: letters and digits, "-" between words, lower case."""
+    return re.sub(r"[^0-9A-Za-zÆØÅæøå]+", "-", name).strip("-").lower() or fallback
 
 
 def row_id(row: Site | Team) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from bot.cli_common import (
     Context,
     command_session,
     site_named,
+    slug,
     team_named,
 )
 from flows.core.i18n import Texts
@@ -206,7 +206,7 @@ def cmd_export(args: argparse.Namespace, context: Context) -> int:
     with command_session(context) as session:
         resident = _resident_named(context, session, args.team, args.resident)
         exported = privacy.export_resident(session=session, resident=resident, actor=ACTOR)
-    stem = f"stemme-{_slug(resident.alias)}-{exported['exported_at'][:10]}"
+    stem = f"stemme-{slug(resident.alias, 'borger')}-{exported['exported_at'][:10]}"
     json_path = out / f"{stem}.json"
     pdf_path = out / f"{stem}.pdf"
     json_path.write_text(json.dumps(exported, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -313,10 +313,6 @@ def cmd_audit(args: argparse.Namespace, context: Context) -> int:
             f"{entry['team_id'] or '-'}  {json.dumps(entry['detail'], ensure_ascii=False)}"
         )
     return EXIT_OK
-
-
-def _slug(alias: str) -> str:
-    return re.sub(r"[^0-9A-Za-zÆØÅæøå]+", "-", alias).strip("-").lower() or "borger"
 
 
 def _counts(counts: dict[str, int]) -> str:

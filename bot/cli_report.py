@@ -9,9 +9,17 @@ import argparse
 import json
 from pathlib import Path
 
-from bot.cli_common import EXIT_OK, CommandFailed, Context, command_session, site_named, team_named
+from bot.cli_common import (
+    EXIT_OK,
+    CommandFailed,
+    Context,
+    command_session,
+    site_named,
+    slug,
+    team_named,
+)
 from flows.core.i18n import Texts, texts
-from flows.programme.report import ReportError, build_report, file_stem, report_pdf
+from flows.programme.report import ReportError, build_report, report_pdf
 from storage import audit
 from storage.db import require_id, utcnow
 from storage.indicators import MAX_MONTHS, Month
@@ -105,11 +113,13 @@ def cmd_report(args: argparse.Namespace, context: Context) -> int:
                 now=utcnow(),
             )
         except ReportError as error:
-            raise CommandFailed(
-                t._("{team} is not a team of {site}.").format(
-                    team=team.name if team else "", site=site.name
+            if error.code == "team_not_at_site" and team is not None:
+                message = t._("{team} is not a team of {site}.").format(
+                    team=team.name, site=site.name
                 )
-            ) from error
+            else:  # the period, already checked by _period
+                message = t._("A report covers at most {count} months.").format(count=MAX_MONTHS)
+            raise CommandFailed(message) from error
         audit.record(
             session=session,
             actor=ACTOR,
@@ -117,7 +127,10 @@ def cmd_report(args: argparse.Namespace, context: Context) -> int:
             team_id=None if team is None else require_id(team),
             detail={"site_id": require_id(site), "from": str(first), "to": str(last)},
         )
-    stem = file_stem(report)
+    parts = ["stemme-pejlemaerker", slug(site.name, "sted")]
+    if team is not None:
+        parts.append(slug(team.name, "team"))
+    stem = "-".join([*parts, str(first), str(last)])
     json_path = out / f"{stem}.json"
     pdf_path = out / f"{stem}.pdf"
     json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -160,10 +160,12 @@ class TeamMonth:
     @property
     def step_days(self) -> dict[str, float | None]:
         """Step -> the median days in it of the cases that left it this month."""
-        return {
-            step: (round(statistics.median(days), 1) if days else None)
-            for step, days in self.step_durations.items()
-        }
+        return {step: median_days(days) for step, days in self.step_durations.items()}
+
+
+def median_days(days: list[float]) -> float | None:
+    """The median of durations in days, to one decimal (None for none)."""
+    return round(statistics.median(days), 1) if days else None
 
 
 # The figures of one team in one month, or None for a month outside the period.
@@ -244,20 +246,14 @@ def _count_notes(
 def _count_cases(session: Session, team_ids: list[int], tz: ZoneInfo, cell: Cell) -> None:
     """Every case of the teams (a case's later steps may fall in the period even when it
     began before it), with the first time it reached each step."""
-    cases = list(
-        session.exec(
-            select(ResidentCase.id, ResidentCase.team_id, ResidentCase.created_at).where(
-                col(ResidentCase.team_id).in_(team_ids)
-            )
-        )
-    )
-    in_team = dict(
-        session.exec(
-            select(ResidentCase.id, ResidentCase.in_team_at).where(
-                col(ResidentCase.team_id).in_(team_ids), col(ResidentCase.in_team_at).is_not(None)
-            )
-        ).all()
-    )
+    cases = session.exec(
+        select(
+            ResidentCase.id,
+            ResidentCase.team_id,
+            ResidentCase.created_at,
+            ResidentCase.in_team_at,
+        ).where(col(ResidentCase.team_id).in_(team_ids))
+    ).all()
     of_case = (col(Decision.origin) == DecisionOrigin.CASE, col(Decision.team_id).in_(team_ids))
     decided = dict(
         session.exec(
@@ -285,8 +281,8 @@ def _count_cases(session: Session, team_ids: list[int], tz: ZoneInfo, cell: Cell
             .group_by(col(Decision.origin_id))
         ).all()
     )
-    for case_id, team_id, created_at in cases:
-        reached = [created_at, in_team.get(case_id)]
+    for case_id, team_id, created_at, in_team_at in cases:
+        reached = [created_at, in_team_at]
         reached += [found.get(case_id) for found in (decided, tried, evaluated)]
         for index, step in enumerate(STEPS):
             moment = reached[index]

@@ -380,23 +380,6 @@ def approaches_for_team(*, session: Session, team_id: int) -> Approaches:
     return _approaches(session, team_id, None)
 
 
-def has_kept_approach(*, session: Session, team_id: int, resident_id: int) -> bool:
-    """Whether the team kept a trial action about the resident (the card's "Kopiér til
-    journal" button)."""
-    found = session.exec(
-        select(Decision.id)
-        .join(TrialAction, col(TrialAction.decision_id) == col(Decision.id))
-        .where(
-            col(Decision.team_id) == team_id,
-            col(Decision.resident_id) == resident_id,
-            col(Decision.status) == DecisionStatus.DONE,
-            col(Decision.outcome) == Outcome.KEEP,
-        )
-        .limit(1)
-    ).first()
-    return found is not None
-
-
 def _approaches(session: Session, team_id: int, resident_id: int | None) -> Approaches:
     about = (
         col(Decision.resident_id).is_(None)

@@ -369,10 +369,15 @@ def approach_lines(
     texts_: Texts, session: Session, *, team_id: int, resident_id: int, alias: str
 ) -> list[str]:
     """ "Sådan møder vi Fru H. nu": the trial being tried and the approaches the team kept."""
-    _ = texts_._
     found = trials.approaches_for_resident(
         session=session, team_id=team_id, resident_id=resident_id
     )
+    return approach_lines_of(texts_, found, alias=alias)
+
+
+def approach_lines_of(texts_: Texts, found: trials.Approaches, *, alias: str) -> list[str]:
+    """``approach_lines`` from approaches already read."""
+    _ = texts_._
     if not found.current and not found.kept:
         return []
     lines = [_("How we meet {alias} now").format(alias=alias)]

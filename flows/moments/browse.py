@@ -26,7 +26,7 @@ from flows.core.guard import stale_button
 from flows.core.i18n import N_, Texts
 from flows.core.pickers import confirm_buttons, resident_buttons, shorten, too_long_prompt
 from flows.loop.care_record import record_button
-from flows.loop.decision_views import approach_lines
+from flows.loop.decision_views import approach_lines_of
 from flows.moments.micromoment import FREE_TEXT, marker_label, note_keyboard, tidy
 from storage.directory import get_member
 from storage.models import NOTE_MAX_LENGTH, Marker, Note
@@ -43,7 +43,7 @@ from storage.notes import (
     resident_card,
 )
 from storage.residents import get_team_resident, list_residents
-from storage.trials import has_kept_approach
+from storage.trials import approaches_for_resident
 
 logger = logging.getLogger(__name__)
 
@@ -490,13 +490,10 @@ async def card(update: Update, context: StemmeContext) -> str | None:
         return END
     result = resident_card(session=context.session, team_id=team.id or 0, resident=resident)
     # "Sådan møder vi Fru H. nu": the trial action being tried and the kept approaches.
-    approaches = approach_lines(
-        context.texts,
-        context.session,
-        team_id=team.id or 0,
-        resident_id=resident.id or 0,
-        alias=resident.alias,
+    found = approaches_for_resident(
+        session=context.session, team_id=team.id or 0, resident_id=resident.id or 0
     )
+    approaches = approach_lines_of(context.texts, found, alias=resident.alias)
     lines = [
         *approaches,
         *([""] if approaches else []),
@@ -527,9 +524,7 @@ async def card(update: Update, context: StemmeContext) -> str | None:
             )
         ]
     ]
-    if has_kept_approach(
-        session=context.session, team_id=team.id or 0, resident_id=resident.id or 0
-    ):
+    if found.kept:
         rows.append([record_button(context.texts, resident_id=resident.id or 0)])
     await respond(update, "\n".join(lines), InlineKeyboardMarkup(rows))
     return END

@@ -337,13 +337,21 @@ def _confirm_rows(context: StemmeContext, yes: str, no: str) -> list[list[Inline
     ]
 
 
+def _pressed_course(context: StemmeContext, team: Team, group: int) -> Course | None:
+    """The team's running course, if it is the one the button names (match ``group``)."""
+    assert context.matches
+    course = programme.running_course(session=context.session, team_id=require_id(team))
+    if course is None or course.id != int(context.matches[0].group(group)):
+        return None
+    return course
+
+
 @leads_only
 async def ask_stop(update: Update, context: StemmeContext) -> str | None:
     """Asks the lead whether to stop the team's running course."""
     _member, _membership, team = context.require_member()
-    assert context.matches
-    course = programme.running_course(session=context.session, team_id=require_id(team))
-    if course is None or course.id != int(context.matches[0].group(1)):
+    course = _pressed_course(context, team, 1)
+    if course is None:
         await stale_button(update, context)
         return END
     rows = _confirm_rows(context, f"prog:stopok:{course.id}", "prog:show")
@@ -355,9 +363,8 @@ async def ask_stop(update: Update, context: StemmeContext) -> str | None:
 async def stop(update: Update, context: StemmeContext) -> str | None:
     """Stops the team's running course; the view then offers a new kick-off."""
     member, _membership, team = context.require_member()
-    assert context.matches
-    course = programme.running_course(session=context.session, team_id=require_id(team))
-    if course is None or course.id != int(context.matches[0].group(1)):
+    course = _pressed_course(context, team, 1)
+    if course is None:
         await stale_button(update, context)
         return END
     programme.stop_course(
@@ -422,13 +429,8 @@ async def admin_team(update: Update, context: StemmeContext) -> str | None:
 def _admin_course(context: StemmeContext) -> tuple[Team, Course] | None:
     """The team and its running course a stop button names, if it still runs."""
     team = _admin_team(context)
-    assert context.matches
-    if team is None:
-        return None
-    course = programme.running_course(session=context.session, team_id=require_id(team))
-    if course is None or course.id != int(context.matches[0].group(2)):
-        return None
-    return team, course
+    course = None if team is None else _pressed_course(context, team, 2)
+    return None if team is None or course is None else (team, course)
 
 
 async def admin_ask_stop(update: Update, context: StemmeContext) -> str | None:

@@ -28,10 +28,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from babel.numbers import format_decimal
 from sqlmodel import Session
 
 from flows.core.i18n import N_, Texts
+from flows.safety.chart import format_score
 from storage import indicators, programme
 from storage.db import require_id
 from storage.indicators import Month, TeamMonth
@@ -174,7 +174,9 @@ def _site_month(month: Month, teams: list[TeamMonth]) -> dict[str, Any]:
         step: sum(figures.cases[step] for figures in teams) for step in indicators.STEPS
     }
     total["step_days"] = {
-        step: _median([days for figures in teams for days in figures.step_durations[step]])
+        step: indicators.median_days(
+            [days for figures in teams for days in figures.step_durations[step]]
+        )
         for step in indicators.STEPS[:-1]
     }
     for name in TRIAL_FIELDS + MEETING_FIELDS:
@@ -192,24 +194,6 @@ def _site_month(month: Month, teams: list[TeamMonth]) -> dict[str, Any]:
         "teams_shown": len(shown),
     }
     return total
-
-
-def _median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 1) if values else None
-
-
-def file_stem(report: dict[str, Any]) -> str:
-    """``stemme-pejlemaerker-solbakken[-ahornen]-2026-03-2026-11``."""
-    parts = ["stemme-pejlemaerker", _slug(report["site"])]
-    if report["team"]:
-        parts.append(_slug(report["team"]))
-    return "-".join([*parts, report["from"], report["to"]])
-
-
-def _slug(name: str) -> str:
-    table = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "Æ": "ae", "Ø": "oe", "Å": "aa"})
-    cleaned = "".join(c if c.isalnum() else "-" for c in name.translate(table).lower())
-    return "-".join(part for part in cleaned.split("-") if part) or "site"
 
 
 # ------------------------------------------------------------------------------- the PDF
@@ -308,7 +292,7 @@ def format_number(texts: Texts, value: float) -> str:
     """An integer as it is, else one decimal ("2,5" in Danish)."""
     if float(value).is_integer():
         return str(int(value))
-    return str(format_decimal(round(value, 1), "0.0", locale=texts.babel_locale))
+    return format_score(texts, value)
 
 
 def month_label(texts: Texts, month: str) -> str:
